@@ -1,0 +1,15 @@
+import neostandard from 'neostandard'
+
+export default [
+  ...neostandard({
+    ts: true,
+    ignores: ['dist/**', 'coverage/**', '.tap/**', 'example-app/public/build/**', 'benchmark/uws/**', 'benchmark/results/**', 'test/artifacts/**']
+  }),
+  {
+    rules: {
+      // TypeBox's idiom: a schema and its static type share one name (`PingMessage`),
+      // and so do our code tables (`ErrorCode` the object, `ErrorCode` the union).
+      '@typescript-eslint/no-redeclare': 'off'
+    }
+  }
+]

@@ -1,0 +1,83 @@
+// One WebSocket client as the plugin sees it: identity, address, channels and liveness.
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import WebSocket from 'ws'
+import { ErrorCode, errorMessages } from './errors.js'
+import type { ServerMessage } from './protocol.js'
+
+export interface ConnectionInit {
+  socket: WebSocket
+  remoteAddress: string
+  log: FastifyBaseLogger
+  user?: unknown
+}
+
+/** Counters shared by every connection of one plugin instance. */
+export interface TrafficCounters {
+  messagesIn: number
+  messagesOut: number
+  errors: number
+  bytesOut: number
+}
+
+export class Connection {
+  /** Unguessable id, told to the client in its `welcome` frame. */
+  readonly id: string = randomUUID()
+  readonly socket: WebSocket
+  /** The client's address; behind a proxy, the one Fastify's `trustProxy` resolves. */
+  readonly remoteAddress: string
+  readonly connectedAt: number = Date.now()
+  /** Channels this connection is subscribed to (the registry holds the reverse map). */
+  readonly channels = new Set<string>()
+  readonly log: FastifyBaseLogger
+  /** What `authenticate` returned for this connection, if anything. */
+  user: unknown
+  /** Cleared by each heartbeat sweep; set again by a pong or any frame from the client. */
+  alive = true
+  readonly #counters: TrafficCounters
+
+  constructor (init: ConnectionInit, counters: TrafficCounters) {
+    this.socket = init.socket
+    this.remoteAddress = init.remoteAddress
+    this.log = init.log.child({ connectionId: this.id })
+    this.user = init.user
+    this.#counters = counters
+  }
+
+  get isOpen (): boolean {
+    return this.socket.readyState === WebSocket.OPEN
+  }
+
+  /** Serializes and sends one reply to this connection alone. */
+  send (message: ServerMessage): void {
+    if (!this.isOpen) return
+    const text = JSON.stringify(message)
+    this.#counters.messagesOut++
+    this.#counters.bytesOut += Buffer.byteLength(text)
+    this.socket.send(text)
+  }
+
+  /** Sends an `error` frame; the connection stays open. */
+  sendError (code: ErrorCode, id?: string, details?: unknown, message: string = errorMessages[code]): void {
+    this.#counters.errors++
+    const frame: ServerMessage = { type: 'error', code, message }
+    if (id !== undefined) frame.id = id
+    if (details !== undefined) frame.details = details
+    this.send(frame)
+  }
+
+  /** Closes with a code the client can act on (see `CloseCode`). */
+  close (code: number, reason: string): void {
+    if (this.socket.readyState === WebSocket.CLOSED) return
+    this.socket.close(code, reason)
+  }
+
+  toJSON (): object {
+    return {
+      id: this.id,
+      remoteAddress: this.remoteAddress,
+      connectedAt: this.connectedAt,
+      channels: [...this.channels]
+    }
+  }
+}

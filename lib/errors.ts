@@ -1,0 +1,84 @@
+// The one table of error codes and close codes. Server, client, tests and docs all read
+// these constants; nothing compares a bare string elsewhere. No imports: the browser
+// client bundles this file.
+
+/** Codes carried by `{ type: 'error', code }` frames. The connection stays open. */
+export const ErrorCode = {
+  /** The text frame is not valid JSON. */
+  INVALID_JSON: 'invalid_json',
+  /** The frame is not an object, or its `type` is not a known message type. */
+  UNKNOWN_TYPE: 'unknown_type',
+  /** The frame breaks its type's schema; `details` lists path and reason. */
+  INVALID_MESSAGE: 'invalid_message',
+  /** The channel name is empty, too long, or outside the allowed characters. */
+  INVALID_CHANNEL: 'invalid_channel',
+  /** Binary frames are not part of the protocol. */
+  UNSUPPORTED_BINARY: 'unsupported_binary',
+  /** A handler failed; the log has the error, the client gets no stack. */
+  INTERNAL_ERROR: 'internal_error',
+  /** The broker (Redis) cannot take the message right now. */
+  BROKER_UNAVAILABLE: 'broker_unavailable',
+  /** The action is not allowed for this connection. */
+  FORBIDDEN: 'forbidden',
+  /** The connection sends faster than its allowed rate. */
+  RATE_LIMITED: 'rate_limited',
+  /** The connection holds as many subscriptions as it may. */
+  TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions'
+} as const
+
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
+
+/** Human-readable default text for each error code. */
+export const errorMessages: Readonly<Record<ErrorCode, string>> = {
+  invalid_json: 'Frame is not valid JSON',
+  unknown_type: 'Unknown message type',
+  invalid_message: 'Message does not match its schema',
+  invalid_channel: 'Invalid channel name',
+  unsupported_binary: 'Binary frames are not supported',
+  internal_error: 'Internal server error',
+  broker_unavailable: 'Message broker is unavailable',
+  forbidden: 'Forbidden',
+  rate_limited: 'Too many messages',
+  too_many_subscriptions: 'Too many subscriptions'
+}
+
+/** WebSocket close codes the server uses (RFC 6455 section 7.4.1). */
+export const CloseCode = {
+  NORMAL: 1000,
+  /** Server shutting down (`app.close()`), or the client navigating away. */
+  GOING_AWAY: 1001,
+  /** Protocol violation at the WebSocket layer (reserved bits, unknown opcode). */
+  PROTOCOL_ERROR: 1002,
+  /** No close frame arrived: the connection dropped. Never sent, only observed. */
+  ABNORMAL: 1006,
+  /** A text frame that is not valid UTF-8. */
+  INVALID_PAYLOAD: 1007,
+  /** Policy violation: refused authentication, session ended, sustained abuse. */
+  POLICY_VIOLATION: 1008,
+  /** Frame larger than `maxPayload`. */
+  MESSAGE_TOO_BIG: 1009,
+  /** Unexpected server condition. */
+  INTERNAL_ERROR: 1011,
+  /** The connection could not keep up with what it was sent (slow consumer). */
+  TRY_AGAIN_LATER: 1013,
+  /** Custom: no answer to heartbeats in time (only seen in logs; the peer is gone). */
+  HEARTBEAT_TIMEOUT: 4000
+} as const
+
+export type CloseCode = typeof CloseCode[keyof typeof CloseCode]
+
+/** Close codes after which reconnecting cannot help: the client stops retrying. */
+export const FINAL_CLOSE_CODES: readonly number[] = [CloseCode.POLICY_VIOLATION]
+
+/** Error with a protocol code, thrown by `app.publish()`, handlers and the client. */
+export class RealtimeError extends Error {
+  readonly code: ErrorCode
+  readonly details?: unknown
+
+  constructor (code: ErrorCode, message: string = errorMessages[code], details?: unknown) {
+    super(message)
+    this.name = 'RealtimeError'
+    this.code = code
+    if (details !== undefined) this.details = details
+  }
+}

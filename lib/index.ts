@@ -1,0 +1,67 @@
+// fastify-realtime: thin assembly of the parts. Options, decorators, the route, the hooks.
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import { MemoryBroker } from './brokers/memory-broker.js'
+import { resolveOptions, type RealtimePluginOptions } from './options.js'
+import { Realtime } from './realtime.js'
+
+const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function realtimePlugin (fastify, options) {
+  if (fastify.hasDecorator('realtime')) throw new Error('fastify-realtime has already been registered')
+  if (fastify.hasDecorator('websocketServer')) {
+    throw new Error('fastify-realtime registers @fastify/websocket itself (with its own limits and close handling); do not register it before')
+  }
+  const settings = resolveOptions(options)
+  const realtime = new Realtime(settings, settings.broker ?? new MemoryBroker(), fastify.log)
+
+  await fastify.register(websocket, {
+    // permessage-deflate stays off: it costs CPU and memory per socket and is a
+    // decompression-bomb surface; `maxPayload` replaces ws' 100 MiB default.
+    options: { maxPayload: settings.maxPayload, perMessageDeflate: false },
+    // Replaces @fastify/websocket's default, which closes sockets without a code.
+    preClose: function closeSockets (this: FastifyInstance, done: (err?: Error) => void) {
+      realtime.closeConnections().then(() => this.websocketServer.close(() => done()), done)
+    }
+  })
+
+  fastify.decorate('realtime', realtime)
+  fastify.decorate('publish', function publish (channel: string, data: unknown) {
+    return realtime.publish(channel, data)
+  })
+  fastify.decorate('broadcast', function broadcast (data: unknown) {
+    return realtime.broadcast(data)
+  })
+
+  fastify.get(settings.path, { websocket: true }, function realtimeRoute (socket, request) {
+    realtime.accept(socket, request)
+  })
+
+  await realtime.start()
+  fastify.addHook('onClose', async function stopRealtime () {
+    await realtime.stop()
+  })
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Channels, connections and statistics of fastify-realtime; `handle()` adds message types. */
+    realtime: Realtime
+    /** Delivers `data` to every subscriber of `channel`, on every node. */
+    publish(channel: string, data: unknown): Promise<void>
+    /** Delivers `data` to every connection, on every node. */
+    broadcast(data: unknown): Promise<void>
+  }
+}
+
+const fastifyRealtime = fp(realtimePlugin, { fastify: '5.x', name: 'fastify-realtime' })
+
+export default fastifyRealtime
+export { fastifyRealtime }
+export type { RealtimePluginOptions } from './options.js'
+export { Realtime } from './realtime.js'
+export type { RealtimeStats, CustomMessage, CustomMessageHandler } from './realtime.js'
+export { Connection } from './connection.js'
+export { MemoryBroker } from './brokers/memory-broker.js'
+export type { Broker, BrokerContext, BrokerListener, BrokerState } from './brokers/broker.js'
+export { ErrorCode, CloseCode, RealtimeError, errorMessages, FINAL_CLOSE_CODES } from './errors.js'
+export * from './protocol.js'

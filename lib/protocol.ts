@@ -1,0 +1,160 @@
+// The wire protocol: TypeBox schemas of every JSON frame, in both directions. The server
+// compiles validators from them; the client takes its types from them (type-only import),
+// so there is one source of truth. Imports nothing of ours.
+import Type from 'typebox'
+
+/** Longest channel name accepted. */
+export const MAX_CHANNEL_LENGTH = 200
+
+/**
+ * Channel names: letters, digits and `_ - . : @ /`. No spaces, no glob characters
+ * (`* ? [ ]`), so a channel can never act as a Redis pattern.
+ */
+export const CHANNEL_PATTERN = '^[A-Za-z0-9_.:@/-]+$'
+
+const channelRegExp = new RegExp(CHANNEL_PATTERN)
+
+/** True when `channel` is a valid channel name. */
+export function isValidChannel (channel: unknown): channel is string {
+  return typeof channel === 'string' && channel.length > 0 &&
+    channel.length <= MAX_CHANNEL_LENGTH && channelRegExp.test(channel)
+}
+
+export const Channel = Type.String({ minLength: 1, maxLength: MAX_CHANNEL_LENGTH, pattern: CHANNEL_PATTERN })
+
+/** Correlates a request with its `ack` or `error`. Chosen by the client. */
+export const RequestId = Type.String({ minLength: 1, maxLength: 64 })
+
+// Client to server
+
+export const PingMessage = Type.Object({
+  type: Type.Literal('ping'),
+  /** The client's own clock; echoed back so the client measures round trip on one clock. */
+  ts: Type.Optional(Type.Number())
+})
+
+export const SubscribeMessage = Type.Object({
+  type: Type.Literal('subscribe'),
+  channel: Channel,
+  id: Type.Optional(RequestId)
+})
+
+export const UnsubscribeMessage = Type.Object({
+  type: Type.Literal('unsubscribe'),
+  channel: Channel,
+  id: Type.Optional(RequestId)
+})
+
+export const PublishMessage = Type.Object({
+  type: Type.Literal('publish'),
+  channel: Channel,
+  data: Type.Unknown(),
+  id: Type.Optional(RequestId)
+})
+
+/** Longest chat line accepted. */
+export const MAX_CHAT_LENGTH = 4000
+
+export const ChatMessage = Type.Object({
+  type: Type.Literal('chat'),
+  content: Type.String({ minLength: 1, maxLength: MAX_CHAT_LENGTH }),
+  id: Type.Optional(RequestId)
+})
+
+/** Built-in client-to-server messages; applications add their own with `app.realtime.handle()`. */
+export const ClientMessage = Type.Union([PingMessage, SubscribeMessage, UnsubscribeMessage, PublishMessage, ChatMessage])
+
+// Server to client
+
+export const WelcomeMessage = Type.Object({
+  type: Type.Literal('welcome'),
+  connectionId: Type.String(),
+  nodeId: Type.String(),
+  /** Milliseconds between server heartbeats: a client may treat twice this of silence as a dead link. */
+  heartbeatInterval: Type.Number()
+})
+
+export const PongMessage = Type.Object({
+  type: Type.Literal('pong'),
+  ts: Type.Optional(Type.Number()),
+  serverTs: Type.Number()
+})
+
+export const SubscribedMessage = Type.Object({
+  type: Type.Literal('subscribed'),
+  channel: Channel,
+  id: Type.Optional(RequestId)
+})
+
+export const UnsubscribedMessage = Type.Object({
+  type: Type.Literal('unsubscribed'),
+  channel: Channel,
+  id: Type.Optional(RequestId)
+})
+
+export const ChannelMessage = Type.Object({
+  type: Type.Literal('message'),
+  channel: Channel,
+  data: Type.Unknown(),
+  ts: Type.Number()
+})
+
+export const BroadcastMessage = Type.Object({
+  type: Type.Literal('broadcast'),
+  data: Type.Unknown(),
+  ts: Type.Number()
+})
+
+export const ChatBroadcastMessage = Type.Object({
+  type: Type.Literal('chat'),
+  from: Type.String(),
+  content: Type.String(),
+  ts: Type.Number()
+})
+
+export const AckMessage = Type.Object({
+  type: Type.Literal('ack'),
+  id: RequestId,
+  /** What a registered handler returned, when it returned something. */
+  data: Type.Optional(Type.Unknown())
+})
+
+export const ErrorMessage = Type.Object({
+  type: Type.Literal('error'),
+  /** One of `ErrorCode` in errors.ts. */
+  code: Type.String(),
+  message: Type.String(),
+  id: Type.Optional(RequestId),
+  details: Type.Optional(Type.Unknown())
+})
+
+export const ServerMessage = Type.Union([
+  WelcomeMessage, PongMessage, SubscribedMessage, UnsubscribedMessage, ChannelMessage,
+  BroadcastMessage, ChatBroadcastMessage, AckMessage, ErrorMessage
+])
+
+/** Every `type` the protocol defines; applications may not register these names. */
+export const RESERVED_TYPES: ReadonlySet<string> = new Set([
+  'ping', 'subscribe', 'unsubscribe', 'publish', 'chat',
+  'welcome', 'pong', 'subscribed', 'unsubscribed', 'message', 'broadcast', 'ack', 'error'
+])
+
+/** Names an application may give its own message types. */
+export const CUSTOM_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/
+
+export type ClientMessage = Type.Static<typeof ClientMessage>
+export type PingMessage = Type.Static<typeof PingMessage>
+export type SubscribeMessage = Type.Static<typeof SubscribeMessage>
+export type UnsubscribeMessage = Type.Static<typeof UnsubscribeMessage>
+export type PublishMessage = Type.Static<typeof PublishMessage>
+export type ChatMessage = Type.Static<typeof ChatMessage>
+export type ServerMessage = Type.Static<typeof ServerMessage>
+export type WelcomeMessage = Type.Static<typeof WelcomeMessage>
+export type PongMessage = Type.Static<typeof PongMessage>
+export type SubscribedMessage = Type.Static<typeof SubscribedMessage>
+export type UnsubscribedMessage = Type.Static<typeof UnsubscribedMessage>
+export type ChannelMessage = Type.Static<typeof ChannelMessage>
+export type BroadcastMessage = Type.Static<typeof BroadcastMessage>
+export type ChatBroadcastMessage = Type.Static<typeof ChatBroadcastMessage>
+export type AckMessage = Type.Static<typeof AckMessage>
+export type ErrorMessage = Type.Static<typeof ErrorMessage>

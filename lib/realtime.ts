@@ -1,0 +1,269 @@
+// The plugin's runtime, exposed as `app.realtime`: connections, channels, the broker and
+// the message types. `index.ts` wires it into Fastify; this file knows nothing of routes.
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type WebSocket from 'ws'
+import Type, { IsObject, type Static, type TObject, type TSchema } from 'typebox'
+import { ChannelRegistry } from './channel-registry.js'
+import { Connection, type TrafficCounters } from './connection.js'
+import { Dispatcher } from './dispatcher.js'
+import { registerBuiltInHandlers } from './builtin-handlers.js'
+import { ErrorCode, RealtimeError, CloseCode } from './errors.js'
+import { fanOut } from './fanout.js'
+import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
+import { Heartbeat } from './heartbeat.js'
+import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
+import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
+
+export interface RealtimeSettings {
+  nodeId: string
+  heartbeatInterval: number
+  heartbeatTimeout: number
+  closeGracePeriod: number
+}
+
+export interface RealtimeStats {
+  connections: number
+  channels: number
+  messagesIn: number
+  messagesOut: number
+  errors: number
+  bytesOut: number
+  broker: BrokerState
+  nodeId: string
+}
+
+/** What a registered message type's handler receives: the schema's fields plus `type` and `id`. */
+export type CustomMessage<Type extends string, Schema extends TSchema> = Static<Schema> & { type: Type, id?: string }
+
+export type CustomMessageHandler<Message> = (message: Message, connection: Connection) => unknown
+
+// Sockets carry their connection under a symbol so one set of listeners serves them all.
+const kConnection = Symbol('fastify-realtime.connection')
+type TrackedSocket = WebSocket & { [kConnection]?: Connection }
+
+export class Realtime {
+  readonly nodeId: string
+  readonly #settings: RealtimeSettings
+  readonly #broker: Broker
+  readonly #log: FastifyBaseLogger
+  readonly #connections = new Map<string, Connection>()
+  readonly #registry = new ChannelRegistry()
+  readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0 }
+  readonly #dispatcher = new Dispatcher(this.#counters)
+  readonly #heartbeat: Heartbeat
+
+  constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
+    this.#settings = settings
+    this.nodeId = settings.nodeId
+    this.#broker = broker
+    this.#log = log
+    this.#heartbeat = new Heartbeat(
+      () => this.#connections.values(),
+      { interval: settings.heartbeatInterval, timeout: settings.heartbeatTimeout },
+      (connection) => {
+        connection.log.info('no heartbeat answer, terminating')
+        connection.socket.terminate()
+      }
+    )
+    registerBuiltInHandlers(this.#dispatcher, this)
+  }
+
+  // Public API (app.realtime)
+
+  get connectionCount (): number {
+    return this.#connections.size
+  }
+
+  /** Names of the channels with at least one subscriber on this node. */
+  channels (): string[] {
+    return this.#registry.channels()
+  }
+
+  subscriberCount (channel: string): number {
+    return this.#registry.subscriberCount(channel)
+  }
+
+  connection (id: string): Connection | undefined {
+    return this.#connections.get(id)
+  }
+
+  connections (): IterableIterator<Connection> {
+    return this.#connections.values()
+  }
+
+  stats (): RealtimeStats {
+    return {
+      connections: this.#connections.size,
+      channels: this.#registry.channelCount,
+      ...this.#counters,
+      broker: this.#broker.state,
+      nodeId: this.nodeId
+    }
+  }
+
+  /**
+   * Adds an application message type. `schema` describes the message's own fields; `type`
+   * and an optional request `id` are added. A frame with an `id` is answered with `ack`,
+   * carrying what the handler returned; a handler that throws `RealtimeError` answers with
+   * that code, anything else with `internal_error`.
+   */
+  handle<T extends string, S extends TObject> (type: T, schema: S, handler: CustomMessageHandler<CustomMessage<T, S>>): this {
+    if (typeof type !== 'string' || !CUSTOM_TYPE_PATTERN.test(type)) {
+      throw new TypeError(`fastify-realtime: invalid message type name ${JSON.stringify(type)}`)
+    }
+    if (RESERVED_TYPES.has(type)) throw new TypeError(`fastify-realtime: message type "${type}" is part of the protocol`)
+    if (this.#dispatcher.has(type)) throw new TypeError(`fastify-realtime: message type "${type}" is already registered`)
+    if (!IsObject(schema)) throw new TypeError(`fastify-realtime: the schema of "${type}" must be a Type.Object`)
+    if (typeof handler !== 'function') throw new TypeError(`fastify-realtime: the handler of "${type}" must be a function`)
+
+    const { properties, required: _required, ...options } = schema
+    const frameSchema = Type.Object({ ...properties, type: Type.Literal(type), id: Type.Optional(RequestId) }, options)
+    this.#dispatcher.register(type, frameSchema, async (message: CustomMessage<T, S>, connection: Connection) => {
+      const result = await handler(message, connection)
+      if (message.id !== undefined) {
+        connection.send(result === undefined ? { type: 'ack', id: message.id } : { type: 'ack', id: message.id, data: result })
+      }
+    })
+    return this
+  }
+
+  /** Delivers `data` to every subscriber of `channel` on every node. */
+  async publish (channel: string, data: unknown): Promise<void> {
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
+    await this.#broker.publish(channel, channelFrame(channel, data, Date.now()))
+  }
+
+  /** Delivers `data` to every connection on every node. */
+  async broadcast (data: unknown): Promise<void> {
+    await this.#broker.publish(BROADCAST_CHANNEL, broadcastFrame(data, Date.now()))
+  }
+
+  /** Subscribes a connection; resolves once frames of the channel reach this node. */
+  async subscribe (connection: Connection, channel: string): Promise<void> {
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
+    if (!this.#registry.add(connection, channel)) return
+    try {
+      await this.#broker.subscribe(channel)
+    } catch (err) {
+      // The broker holds a reference even when it fails; drop it unless a concurrent
+      // unsubscribe or disconnect already did.
+      if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
+      throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+    }
+  }
+
+  async unsubscribe (connection: Connection, channel: string): Promise<void> {
+    if (this.#registry.remove(connection, channel)) await this.#broker.unsubscribe(channel)
+  }
+
+  // Used by the built-in handlers
+
+  /** A client's publish. */
+  async publishFrom (_connection: Connection, channel: string, data: unknown): Promise<void> {
+    await this.publish(channel, data)
+  }
+
+  /** A client's chat line, delivered to everyone as `{type:'chat', from, content, ts}`. */
+  async chat (connection: Connection, content: string): Promise<void> {
+    await this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now()))
+  }
+
+  // Lifecycle, driven by index.ts
+
+  async start (): Promise<void> {
+    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId })
+    await this.#broker.subscribe(BROADCAST_CHANNEL)
+    this.#heartbeat.start()
+  }
+
+  /** Takes a freshly upgraded socket. Listeners are attached before any await, so no frame is lost. */
+  accept (socket: WebSocket, request: FastifyRequest, user?: unknown): Connection {
+    const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user }, this.#counters)
+    const tracked = socket as TrackedSocket
+    tracked[kConnection] = connection
+    socket.on('message', this.#onSocketMessage)
+    socket.on('pong', this.#onSocketPong)
+    socket.on('close', this.#onSocketClose)
+    this.#connections.set(connection.id, connection)
+    connection.log.debug({ remoteAddress: connection.remoteAddress }, 'connection opened')
+    connection.send({
+      type: 'welcome',
+      connectionId: connection.id,
+      nodeId: this.nodeId,
+      heartbeatInterval: this.#settings.heartbeatInterval
+    })
+    return connection
+  }
+
+  /** Stops the heartbeat and closes every socket with 1001, terminating those that do not answer in time. */
+  async closeConnections (): Promise<void> {
+    this.#heartbeat.stop()
+    const open = [...this.#connections.values()]
+    if (open.length === 0) return
+    const closed = open.map((connection) => new Promise<void>((resolve) => {
+      if (connection.socket.readyState === connection.socket.CLOSED) resolve()
+      else connection.socket.once('close', () => resolve())
+    }))
+    for (const connection of open) connection.close(CloseCode.GOING_AWAY, 'server shutting down')
+    let timer: NodeJS.Timeout | undefined
+    const gracePeriod = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#settings.closeGracePeriod) })
+    await Promise.race([Promise.all(closed), gracePeriod])
+    clearTimeout(timer)
+    for (const connection of open) connection.socket.terminate()
+  }
+
+  async stop (): Promise<void> {
+    this.#heartbeat.stop()
+    this.#registry.clear()
+    this.#connections.clear()
+    await this.#broker.close()
+  }
+
+  // Internals
+
+  #deliver = (channel: string, frame: string): void => {
+    if (channel === BROADCAST_CHANNEL) {
+      fanOut(frame, this.#connections.values(), this.#counters)
+      return
+    }
+    const members = this.#registry.members(channel)
+    if (members !== undefined) fanOut(frame, members, this.#counters)
+  }
+
+  #releaseChannel (channel: string): void {
+    this.#broker.unsubscribe(channel).catch((err: unknown) => {
+      this.#log.warn({ err, channel }, 'broker unsubscribe failed')
+    })
+  }
+
+  #remove (connection: Connection): void {
+    if (!this.#connections.delete(connection.id)) return
+    for (const channel of this.#registry.removeAll(connection)) this.#releaseChannel(channel)
+  }
+
+  // One listener of each kind for all sockets; `this` is the socket.
+  readonly #onSocketMessage = (() => {
+    const dispatcher = this.#dispatcher
+    return function onSocketMessage (this: TrackedSocket, data: Buffer, isBinary: boolean): void {
+      const connection = this[kConnection]
+      if (connection === undefined) return
+      connection.alive = true
+      dispatcher.dispatch(connection, data, isBinary)
+    }
+  })()
+
+  readonly #onSocketPong = function onSocketPong (this: TrackedSocket): void {
+    const connection = this[kConnection]
+    if (connection !== undefined) connection.alive = true
+  }
+
+  readonly #onSocketClose = (() => {
+    const remove = (connection: Connection): void => this.#remove(connection)
+    return function onSocketClose (this: TrackedSocket, code: number): void {
+      const connection = this[kConnection]
+      if (connection === undefined) return
+      connection.log.debug({ code }, 'connection closed')
+      remove(connection)
+    }
+  })()
+}

@@ -27,7 +27,7 @@ function replaceOnce (text: string, pattern: RegExp, replacement: string): strin
 export function renderNginxConfig (template: string, options: NginxConfigOptions): string {
   let text = replaceOnce(template, /^(\s*)listen 127\.0\.0\.1:\d+;$/, `$1listen 127.0.0.1:${options.listenPort};`)
 
-  const serverLines = /^(\s*)server 127\.0\.0\.1:\d+;\n(\s*server 127\.0\.0\.1:\d+;\n)*/
+  const serverLines = /^(\s*)server 127\.0\.0\.1:\d+;\n(\s*server 127\.0\.0\.1:\d+;\n)*/m
   const indent = serverLines.exec(text)?.[1]
   if (indent === undefined) throw new Error('nginx.conf: no upstream server lines')
   text = replaceOnce(text, serverLines, options.nodePorts.map((port) => `${indent}server 127.0.0.1:${port};\n`).join(''))

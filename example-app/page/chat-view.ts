@@ -71,12 +71,15 @@ export class ChatView {
     this.#statsNode.textContent = typeof stats.nodeId === 'string' ? `(node ${stats.nodeId})` : ''
   }
 
-  renderChannels (channels: Iterable<string>, joined: ReadonlySet<string>, active: string, unread: ReadonlyMap<string, number>, actions: ChannelActions): void {
+  renderChannels (channels: Iterable<string>, joined: ReadonlySet<string>, confirmed: ReadonlySet<string>, active: string, unread: ReadonlyMap<string, number>, actions: ChannelActions): void {
     const items: HTMLLIElement[] = []
     for (const channel of channels) {
       const item = document.createElement('li')
       item.dataset.channel = channel
       item.classList.toggle('joined', joined.has(channel))
+      // Joined but not yet confirmed by the server (right after joining, or during a reconnect).
+      item.classList.toggle('pending', joined.has(channel) && !confirmed.has(channel))
+      item.dataset.subscribed = String(confirmed.has(channel))
       item.classList.toggle('active', channel === active)
 
       const name = document.createElement('button')

@@ -6,6 +6,8 @@ import { ChatView, type ShownMessage } from './chat-view.js'
 
 const DEFAULT_CHANNELS = ['general', 'random', 'ops']
 const STATS_EVERY_MS = 2000
+// The client's heartbeat ping doubles as the latency probe; every 5 s keeps the number fresh.
+const PING_EVERY_MS = 5000
 
 interface ChatData { text?: unknown, from?: unknown }
 
@@ -23,13 +25,15 @@ nameInput.addEventListener('change', () => localStorage.setItem('chat-name', nam
 
 const channels = new Set(DEFAULT_CHANNELS)
 const joined = new Map<string, () => void>()
+/** Joined channels the current connection's node has confirmed; refilled after a reconnect. */
+const confirmed = new Set<string>()
 const unread = new Map<string, number>()
 const messages: ShownMessage[] = []
 let active = 'general'
 
 const wsUrl = new URL('/ws', location.href)
 wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-const client = new RealtimeClient(wsUrl.href)
+const client = new RealtimeClient(wsUrl.href, { pingInterval: PING_EVERY_MS })
 
 function show (message: ShownMessage): void {
   messages.push(message)
@@ -51,7 +55,7 @@ function renderMessages (): void {
 }
 
 function renderChannels (): void {
-  view.renderChannels(channels, new Set(joined.keys()), active, unread, { view: viewChannel, join, leave })
+  view.renderChannels(channels, new Set(joined.keys()), confirmed, active, unread, { view: viewChannel, join, leave })
 }
 
 function viewChannel (channel: string): void {
@@ -65,8 +69,8 @@ function join (channel: string): void {
   if (joined.has(channel)) return
   channels.add(channel)
   // The client re-subscribes by itself after a reconnect, on whichever node it lands.
-  joined.set(channel, client.subscribe(channel, (data: unknown, frame: { ts: number }) => {
-    const { text, from } = (data ?? {}) as ChatData
+  joined.set(channel, client.subscribe<ChatData | null>(channel, (data, frame) => {
+    const { text, from } = data ?? {}
     show({ channel, kind: 'message', from: typeof from === 'string' ? from : 'anonymous', text: typeof text === 'string' ? text : JSON.stringify(data), ts: frame.ts })
   }))
   system(`joined #${channel}`)
@@ -76,6 +80,7 @@ function join (channel: string): void {
 function leave (channel: string): void {
   joined.get(channel)?.()
   joined.delete(channel)
+  confirmed.delete(channel)
   system(`left #${channel}`)
   renderChannels()
 }
@@ -83,13 +88,26 @@ function leave (channel: string): void {
 client.on('welcome', (welcome) => {
   view.setNode(welcome.nodeId)
   system(`connected to node ${welcome.nodeId}`)
+  client.ping().catch(() => {})
   refreshStats()
 })
-client.on('open', () => view.setState('open'))
+client.on('state', (state) => {
+  // 'reconnecting' is shown with its countdown by the listener below.
+  if (state !== 'reconnecting') view.setState(state)
+})
 client.on('reconnecting', ({ delay }) => view.setState('reconnecting', Date.now() + delay))
-client.on('close', (event) => {
-  view.setState(client.state === 'closed' ? 'closed' : 'reconnecting')
-  system(`disconnected (${event.code}${event.reason === '' ? '' : ` ${event.reason}`})`)
+client.on('latency', (ms) => view.setLatency(ms))
+client.on('subscribed', ({ channel }) => {
+  if (!joined.has(channel)) return
+  confirmed.add(channel)
+  renderChannels()
+})
+client.on('close', ({ code, reason }) => {
+  view.setNode(undefined)
+  view.setLatency(undefined)
+  confirmed.clear()
+  renderChannels()
+  system(`disconnected (${code}${reason === '' ? '' : ` ${reason}`})`)
 })
 client.on('broadcast', (frame) => {
   const { text, from } = (frame.data ?? {}) as ChatData
@@ -114,10 +132,12 @@ document.getElementById('add-channel')!.addEventListener('submit', (event) => {
 })
 
 function refreshStats (): void {
-  view.setLatency(client.latency)
   fetch('/api/stats').then(async (response) => {
-    if (response.ok) view.setStats(await response.json() as Record<string, unknown>)
-  }).catch(() => { /* the server is away; the connection indicator already says so */ })
+    view.setStats(response.ok ? await response.json() as Record<string, unknown> : {})
+  }).catch(() => {
+    // The server is away (the connection indicator says so): show no numbers rather than stale ones.
+    view.setStats({})
+  })
 }
 setInterval(refreshStats, STATS_EVERY_MS)
 

@@ -1,10 +1,10 @@
 // The example app's HTTP routes, called with fastify.inject while a real WebSocket client is
 // connected to the same app, so each test checks what reaches the client.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildApp, type ExampleApp } from '../../example-app/app.js'
 import { TestClient } from '../helpers/ws-client.js'
 
-async function startExample (t: Tap.Test): Promise<{ app: ExampleApp, client: TestClient }> {
+async function startExample (t: Test): Promise<{ app: ExampleApp, client: TestClient }> {
   const app = await buildApp({ nodeId: 'api-node' })
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())

@@ -1,7 +1,7 @@
 // nginx in front of example-app nodes, with the repository's nginx.conf (ports and timeouts
 // changed for the test): WebSocket upgrade, client address, stickiness, idle connections
 // kept alive by heartbeats, and the 1001 goodbye passing through.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { CloseCode } from '../../lib/index.js'
 import { renderNginxConfig } from '../../example-app/cluster/render-nginx-config.js'
 import { readFile } from 'node:fs/promises'
@@ -13,7 +13,7 @@ function wsUrl (httpUrl: string): string {
   return httpUrl.replace(/^http/, 'ws') + '/ws'
 }
 
-async function connect (t: Tap.Test, url: string, options?: import('ws').ClientOptions): Promise<TestClient> {
+async function connect (t: Test, url: string, options?: import('ws').ClientOptions): Promise<TestClient> {
   const client = await TestClient.connect(url, options)
   t.teardown(() => client.close())
   return client

@@ -1,6 +1,7 @@
 // `npm run start:cluster`: redis-server, two nodes of the example app and nginx in front, all
 // on loopback. Open http://127.0.0.1:8080 in two browsers; Ctrl-C stops everything.
-// Ports can be moved with CLUSTER_PORT, NODE_PORTS (comma-separated) and REDIS_PORT.
+// Ports can be moved with CLUSTER_PORT, NODE_PORTS (comma-separated) and REDIS_PORT;
+// BUILD_PAGE=0 skips bundling the page (it is then served as last built).
 import { fileURLToPath } from 'node:url'
 import { buildPage } from './build-page.js'
 import { startProcess, waitForPort, type ManagedProcess } from './cluster/child-process.js'
@@ -25,7 +26,8 @@ function prefixOutput (proc: ManagedProcess): void {
   }
 }
 
-// Stopped in reverse order: nodes first (their clients get 1001 through nginx), then nginx,
+// Children are `detached` (own process group) so Ctrl-C reaches only this script, which then
+// stops them in reverse order: nodes first (their clients get 1001 through nginx), then nginx,
 // then Redis, which the nodes' brokers use until they close.
 const running: ManagedProcess[] = []
 let stopping: Promise<never> | undefined
@@ -52,13 +54,21 @@ async function start (proc: Promise<ManagedProcess> | ManagedProcess): Promise<M
 
 process.once('SIGINT', () => { stopAll(0).catch(() => process.exit(1)) })
 process.once('SIGTERM', () => { stopAll(0).catch(() => process.exit(1)) })
+// The children run in their own process groups (see `detached` below); should this script
+// end any other way, they must not outlive it.
+process.once('exit', () => {
+  for (const proc of running) if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL')
+})
 
 try {
-  await buildPage()
-  const redis = await startRedis(redisPort)
+  if (env.BUILD_PAGE !== '0') await buildPage()
+  const redis = await startRedis(redisPort, { detached: true })
   await start(redis)
+  // nginx before the nodes, so that stopping in reverse takes the nodes down first.
+  await start(startNginx({ listenPort: clusterPort, nodePorts }, { detached: true }))
   for (const [index, port] of nodePorts.entries()) {
     const node = startProcess(`node-${index + 1}`, process.execPath, ['--import', 'tsx', serverFile], {
+      detached: true,
       env: {
         ...env,
         PORT: String(port),
@@ -71,7 +81,6 @@ try {
     await start(node)
     await waitForPort(node, port)
   }
-  await start(startNginx({ listenPort: clusterPort, nodePorts }))
   console.log(`cluster ready: http://127.0.0.1:${clusterPort} (nginx) -> nodes ${nodePorts.join(', ')}, redis ${redis.url}; Ctrl-C stops it`)
 } catch (err) {
   console.error(err)

@@ -1,5 +1,6 @@
 // Runs Debian's nginx unprivileged with its own prefix: config, pid, logs and temp files all
 // live in a fresh temp folder that stop() removes.
+import type { SpawnOptions } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -18,17 +19,18 @@ function nginxBinary (): string {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 }
 
-export async function startNginx (options: NginxConfigOptions): Promise<NginxProcess> {
+export async function startNginx (options: NginxConfigOptions, spawnOptions: SpawnOptions = {}): Promise<NginxProcess> {
+  const configText = await loadNginxConfig(options)
   const prefix = await mkdtemp(join(tmpdir(), 'realtime-nginx-'))
   // Started as root, nginx runs its worker as `nobody`, which must reach the temp folders.
   await chmod(prefix, 0o755)
   await mkdir(join(prefix, 'logs'))
   await mkdir(join(prefix, 'temp'))
   const config = join(prefix, 'nginx.conf')
-  await writeFile(config, await loadNginxConfig(options))
+  await writeFile(config, configText)
 
   const errorLog = join(prefix, 'logs', 'error.log')
-  const proc = startProcess('nginx', nginxBinary(), ['-p', prefix, '-c', config, '-e', errorLog, '-g', 'daemon off;'])
+  const proc = startProcess('nginx', nginxBinary(), ['-p', prefix, '-c', config, '-e', errorLog, '-g', 'daemon off;'], spawnOptions)
   try {
     await waitForPort(proc, options.listenPort)
   } catch (err) {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import realtime, { MAX_CHANNEL_LENGTH } from '../lib/index.js'
+import realtime, { MAX_CHANNEL_LENGTH, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
 
 export const publicDir = fileURLToPath(new URL('./public/', import.meta.url))
@@ -12,8 +12,8 @@ export const publicDir = fileURLToPath(new URL('./public/', import.meta.url))
 export interface ExampleAppOptions {
   /** Shown by the page; defaults to a random id. */
   nodeId?: string
-  /** Fan out through Redis (`redis://host:port`); without it the embedded broker serves one process. */
-  redisUrl?: string
+  /** Fan out through Redis (`{ url: 'redis://host:port' }`); without it the embedded broker serves one process. */
+  redis?: RedisBrokerOptions
   /** Behind nginx: take the client address from X-Forwarded-For. */
   trustProxy?: FastifyServerOptions['trustProxy']
   logger?: FastifyServerOptions['logger']
@@ -33,7 +33,7 @@ export async function buildApp (options: ExampleAppOptions = {}) {
   await app.register(realtime, {
     path: '/ws',
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
-    ...(options.redisUrl !== undefined && { redis: { url: options.redisUrl } }),
+    ...(options.redis !== undefined && { redis: options.redis }),
     ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),
     ...(options.heartbeatTimeout !== undefined && { heartbeatTimeout: options.heartbeatTimeout })
   })

@@ -15,7 +15,7 @@ const app = await buildApp({
   logger: { level: env.LOG_LEVEL ?? 'info' },
   ...(env.NODE_ID !== undefined && { nodeId: env.NODE_ID }),
   // Set by the cluster script; without it this node uses the embedded broker.
-  ...(env.REDIS_URL !== undefined && { redisUrl: env.REDIS_URL }),
+  ...(env.REDIS_URL !== undefined && { redis: { url: env.REDIS_URL } }),
   // The proxy's own address (127.0.0.1 in the cluster): request.ip is then the client's
   // address as nginx saw it. Trust only proxies you run, or any client can claim any address.
   ...(env.TRUST_PROXY !== undefined && { trustProxy: env.TRUST_PROXY })

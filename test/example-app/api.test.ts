@@ -2,6 +2,8 @@
 // connected to the same app, so each test checks what reaches the client.
 import t, { type Test } from 'tap'
 import { buildApp, type ExampleApp } from '../../example-app/app.js'
+import { ErrorCode } from '../../lib/index.js'
+import { freePort } from '../helpers/example-cluster.js'
 import { TestClient } from '../helpers/ws-client.js'
 
 async function startExample (t: Test): Promise<{ app: ExampleApp, client: TestClient }> {
@@ -98,6 +100,18 @@ t.test('GET /api/stats shows the node and its live counts', async (t) => {
   t.equal(stats.channels, 1)
   t.equal(stats.broker, 'ready')
   t.ok(stats.messagesIn >= 1, 'counts the subscribe frame')
+})
+
+t.test('with Redis out of reach the routes answer 503 broker_unavailable', async (t) => {
+  // Nothing listens on that port; startDegraded lets the node start and serve anyway.
+  const app = await buildApp({ redis: { url: `redis://127.0.0.1:${await freePort()}`, startDegraded: true } })
+  t.teardown(() => app.close())
+  for (const url of ['/api/broadcast', '/api/channels/news/messages']) {
+    const response = await app.inject({ method: 'POST', url, payload: { text: 'lost?' } })
+    t.equal(response.statusCode, 503, url)
+    t.match(response.json(), { statusCode: 503, code: ErrorCode.BROKER_UNAVAILABLE, error: 'Service Unavailable' }, url)
+  }
+  t.equal((await app.inject({ method: 'GET', url: '/api/stats' })).json().broker, 'unavailable')
 })
 
 t.test('GET / serves the chat page', async (t) => {

@@ -54,7 +54,7 @@ async function post (url: string, body: unknown): Promise<number> {
 t.test('two browsers on two nodes chat through nginx and Redis, and survive a node going away', async (t) => {
   await buildPage()
   const redis = await startRedisFor(t)
-  const nodeOptions = { redisUrl: redis.url, trustProxy: '127.0.0.1' }
+  const nodeOptions = { redis: { url: redis.url }, trustProxy: '127.0.0.1' }
   const node1 = await startNode(t, { ...nodeOptions, nodeId: 'node-1' })
   const node2 = await startNode(t, { ...nodeOptions, nodeId: 'node-2' })
   const nginx = await startNginxFor(t, { nodePorts: [node1.port, node2.port], affinity: 'cookie' })

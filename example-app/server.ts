@@ -1,10 +1,16 @@
 // Minimal example: one node, embedded broker, nothing else needed. `npm start` runs it.
+// REDIS_URL (and NODE_ID) make it one node of several: see README "Scaling out with Redis".
 import Fastify from 'fastify'
 import realtime from '../lib/index.js'
 
 const port = Number(process.env.PORT ?? 3000)
 const app = Fastify({ logger: true })
-await app.register(realtime, { path: '/ws' })
+const redisUrl = process.env.REDIS_URL
+await app.register(realtime, {
+  path: '/ws',
+  ...(process.env.NODE_ID === undefined ? {} : { nodeId: process.env.NODE_ID }),
+  ...(redisUrl === undefined ? {} : { redis: { url: redisUrl } })
+})
 
 app.post('/notify', async () => {
   await app.broadcast({ text: 'deploy finished' })

@@ -53,6 +53,8 @@ export class RedisBroker implements Broker {
   #restoring: Promise<void> = Promise.resolve()
   #header = ''
   #log: FastifyBaseLogger | undefined
+  /** ioredis rejects `connect()` with "Connection is closed."; the cause is in the error event. */
+  #lastError: Error | undefined
   #onMessage: BrokerListener | undefined
 
   constructor (options: RedisBrokerOptions = {}) {
@@ -100,7 +102,8 @@ export class RedisBroker implements Broker {
     } catch (err) {
       if (this.#options.startDegraded !== true) {
         await this.close()
-        throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `fastify-realtime: cannot reach Redis at ${this.#address}: ${(err as Error).message}`)
+        const cause = this.#lastError ?? (err as Error)
+        throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `fastify-realtime: cannot reach Redis at ${this.#address}: ${cause.message}`)
       }
       // The connections keep retrying; the first 'ready' of both turns the broker ready.
       this.#state = 'unavailable'
@@ -211,6 +214,7 @@ export class RedisBroker implements Broker {
   }
 
   readonly #onConnectionError = (err: Error): void => {
+    this.#lastError = err
     // ioredis reports every failed reconnect attempt; the state change is the warn-level event.
     this.#log?.debug({ err, redis: this.#address }, 'Redis connection error')
   }

@@ -135,6 +135,7 @@ t.test('Redis unreachable at start: start rejects naming the address, and leaves
   t.type(error, RealtimeError)
   t.equal((error as RealtimeError).code, ErrorCode.BROKER_UNAVAILABLE)
   t.match((error as Error).message, `cannot reach Redis at 127.0.0.1:${port}`)
+  t.match((error as Error).message, 'ECONNREFUSED', 'with the cause')
   t.notMatch((error as Error).message, 'secret', 'no credentials in the message')
   t.equal(broker.state, 'closed')
 })

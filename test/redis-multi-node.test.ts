@@ -4,7 +4,7 @@ import t from 'tap'
 import type { Frame } from './helpers/ws-client.js'
 import { startNodes } from './helpers/nodes.js'
 import { eventually, startRedis } from './helpers/redis-server.js'
-import { ErrorCode } from '../lib/errors.js'
+import { ErrorCode, errorMessages } from '../lib/errors.js'
 
 const redis = await startRedis(t)
 let prefixes = 0
@@ -12,7 +12,7 @@ const options = (): { url: string, keyPrefix: string } => ({ url: redis.url, key
 
 const isMessage = (channel: string) => (frame: Frame): boolean => frame.type === 'message' && frame.channel === channel
 
-t.test('a client on node A gets a message published through an HTTP route on node B exactly once', async (t) => {
+t.test('a client on node A gets a message published through an HTTP route on node B exactly once, and so does one on B (no local double delivery)', async (t) => {
   const [a, b] = await startNodes(t, 2, options())
   const onA = await a!.connect()
   const onB = await b!.connect()
@@ -173,6 +173,7 @@ t.test('publishes fail loudly while Redis is down, and delivery resumes when it 
   await t.rejects(a!.app.publish('live', 'during'), { code: ErrorCode.BROKER_UNAVAILABLE })
   const refused = await onB.request({ type: 'publish', channel: 'live', data: 'during' }, 'req-7')
   t.match(refused, { type: 'error', code: ErrorCode.BROKER_UNAVAILABLE, id: 'req-7' })
+  t.equal(refused.message, errorMessages.broker_unavailable, 'the client does not learn where Redis is')
   const response = await b!.app.inject({ method: 'POST', url: '/publish/live', payload: { during: true } })
   t.equal(response.statusCode, 500, 'an HTTP route that publishes fails instead of pretending')
 

@@ -1,6 +1,7 @@
 // Runs one node of the example app. `npm start`: port 3000, embedded broker, nothing else
-// needed. Environment: PORT, HOST, NODE_ID, REDIS_URL, TRUST_PROXY, LOG_LEVEL, BUILD_PAGE. The cluster script (start-cluster.ts) runs two of these with REDIS_URL and
-// TRUST_PROXY set, behind nginx.
+// needed. Environment: PORT, HOST, NODE_ID, REDIS_URL (join other nodes through Redis, see
+// README "Scaling out with Redis"), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE. The cluster script
+// (start-cluster.ts) runs two of these with REDIS_URL and TRUST_PROXY set, behind nginx.
 import { buildApp } from './app.js'
 import { buildPage } from './build-page.js'
 
@@ -14,7 +15,7 @@ if (env.BUILD_PAGE !== '0') await buildPage()
 const app = await buildApp({
   logger: { level: env.LOG_LEVEL ?? 'info' },
   ...(env.NODE_ID !== undefined && { nodeId: env.NODE_ID }),
-  // Set by the cluster script; without it this node uses the embedded broker.
+  // Without it this node uses the embedded broker.
   ...(env.REDIS_URL !== undefined && { redis: { url: env.REDIS_URL } }),
   // The proxy's own address (127.0.0.1 in the cluster): request.ip is then the client's
   // address as nginx saw it. Trust only proxies you run, or any client can claim any address.

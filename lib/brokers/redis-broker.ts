@@ -53,6 +53,8 @@ export class RedisBroker implements Broker {
   #restoring: Promise<void> = Promise.resolve()
   #header = ''
   #log: FastifyBaseLogger | undefined
+  /** ioredis rejects `connect()` with "Connection is closed."; the cause is in the error event. */
+  #lastError: Error | undefined
   #onMessage: BrokerListener | undefined
 
   constructor (options: RedisBrokerOptions = {}) {
@@ -100,7 +102,8 @@ export class RedisBroker implements Broker {
     } catch (err) {
       if (this.#options.startDegraded !== true) {
         await this.close()
-        throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `fastify-realtime: cannot reach Redis at ${this.#address}: ${(err as Error).message}`)
+        const cause = this.#lastError ?? (err as Error)
+        throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `fastify-realtime: cannot reach Redis at ${this.#address}: ${cause.message}`)
       }
       // The connections keep retrying; the first 'ready' of both turns the broker ready.
       this.#state = 'unavailable'
@@ -112,17 +115,18 @@ export class RedisBroker implements Broker {
   }
 
   async publish (channel: string, frame: string): Promise<void> {
-    // No offline queue: a publish that cannot reach Redis now fails now, loudly.
-    if (this.#state !== 'ready' || this.#publisher === undefined) {
-      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Redis at ${this.#address} is ${this.#state}`)
-    }
+    // No offline queue: a publish that cannot reach Redis now fails now, loudly. Messages
+    // stay generic: a client's publish gets this error, and must not learn where Redis is
+    // (the state change is logged with the address).
+    if (this.#state !== 'ready' || this.#publisher === undefined) throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     const key = this.#keyPrefix + channel
     const envelope = this.#header + frame
     try {
       if (this.#sharded) await this.#publisher.spublish(key, envelope)
       else await this.#publisher.publish(key, envelope)
     } catch (err) {
-      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Redis at ${this.#address} did not take the publish: ${(err as Error).message}`)
+      this.#log?.debug({ err, channel }, 'Redis PUBLISH failed')
+      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
   }
 
@@ -131,7 +135,8 @@ export class RedisBroker implements Broker {
     try {
       await this.#sync(channel)
     } catch (err) {
-      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Redis at ${this.#address} did not take the subscription: ${(err as Error).message}`)
+      this.#log?.debug({ err, channel }, 'Redis SUBSCRIBE failed')
+      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
   }
 
@@ -211,6 +216,7 @@ export class RedisBroker implements Broker {
   }
 
   readonly #onConnectionError = (err: Error): void => {
+    this.#lastError = err
     // ioredis reports every failed reconnect attempt; the state change is the warn-level event.
     this.#log?.debug({ err, redis: this.#address }, 'Redis connection error')
   }

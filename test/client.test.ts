@@ -15,6 +15,11 @@ t.test('connects on construction, then learns its connection and node id from we
   t.equal(client.nodeId, 'node-a')
   t.equal(client.connectionId, welcome.connectionId)
   t.ok(app.realtime.connection(welcome.connectionId), 'the server knows that connection id')
+  const closed = nextEvent(client, 'close')
+  app.realtime.connection(welcome.connectionId)!.socket.terminate()
+  await closed
+  t.equal(client.connectionId, undefined, 'no connection id while disconnected')
+  t.equal(client.nodeId, undefined)
 })
 
 t.test('subscribe delivers app.publish data to the handler; unsubscribe stops it', async (t) => {
@@ -127,13 +132,13 @@ t.test('chat and broadcast arrive as events', async (t) => {
   const bob = openClient(t, url)
   await nextEvent(alice, 'welcome')
   await nextEvent(bob, 'welcome')
-  const chat = nextEvent(alice, 'chat')
+  const chat = new Promise((resolve) => alice.onChat(resolve))
   await bob.chat('hello')
   t.match(await chat, { from: bob.connectionId, content: 'hello' })
 
-  const broadcast = nextEvent(bob, 'broadcast')
+  const broadcast = new Promise((resolve) => bob.onBroadcast(resolve))
   await app.broadcast({ text: 'deploy finished' })
-  t.same((await broadcast).data, { text: 'deploy finished' })
+  t.same(await broadcast, { text: 'deploy finished' })
 })
 
 t.test('ping() measures the round trip on the client clock and stores it in latency', async (t) => {

@@ -183,3 +183,31 @@ t.test('bad options fail at construction with a message naming them', async (t) 
     t.throws(() => new RealtimeClient('ws://127.0.0.1:1/ws'), { message: /options\.WebSocket/ }, 'Node 20 has no global WebSocket')
   }
 })
+
+t.test('a listener that throws neither stops the other listeners nor the client; the error is rethrown', async (t) => {
+  // tap treats an uncaught exception as a failure; hand this one to the test instead.
+  const tapHandlers = process.listeners('uncaughtException')
+  process.removeAllListeners('uncaughtException')
+  t.teardown(() => { for (const handler of tapHandlers) process.on('uncaughtException', handler) })
+  const rethrown = new Promise<Error>((resolve) => process.once('uncaughtException', resolve))
+
+  const { app, url } = await startServer(t)
+  const client = openClient(t, url)
+  const seen: unknown[] = []
+  const offBuggy = client.subscribe('news', () => { throw new Error('listener bug') })
+  client.subscribe('news', (data) => seen.push(data))
+  client.once('subscribed', () => { throw new Error('once listener bug') })
+  await nextEvent(client, 'subscribed')
+  t.equal((await rethrown).message, 'once listener bug')
+  const second = new Promise<Error>((resolve) => process.once('uncaughtException', resolve))
+  const delivered = nextEvent(client, 'message')
+  await app.publish('news', 1)
+  await delivered
+  t.equal((await second).message, 'listener bug')
+  t.same(seen, [1], 'the other handler still ran')
+  offBuggy()
+  const next = nextEvent(client, 'message')
+  t.equal(await client.publish('news', 2), undefined, 'the client still works')
+  await next
+  t.same(seen, [1, 2])
+})

@@ -122,6 +122,8 @@ t.test('no reconnect after close(): queued and waiting work fails with disconnec
   const reconnects = record(client, 'reconnecting')
   const serverSide = app.realtime.connection(client.connectionId!)!
   const serverClosed = new Promise<number>((resolve) => serverSide.socket.once('close', resolve))
+  t.throws(() => client.close(999), 'a close code the WebSocket refuses throws')
+  t.equal(client.state, 'open', 'and changes nothing')
   const closeEvent = nextEvent(client, 'close')
   client.close()
   t.equal(client.state, 'closed')

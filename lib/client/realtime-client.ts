@@ -224,14 +224,12 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /** Closes for good: no reconnect; queued frames and waiting requests fail with `disconnected`. */
   close (code: number = CloseCode.NORMAL, reason = ''): void {
     if (this.#state === 'closed') return
-    this.#closing = true
     const socket = this.#socket
-    if (socket === undefined) {
-      this.#finish()
-      return
-    }
-    socket.close(code, reason)
-    this.#onDrop(code, reason)
+    // Throws on a code the WebSocket refuses, before anything has changed.
+    socket?.close(code, reason)
+    this.#closing = true
+    if (socket === undefined) this.#finish()
+    else this.#onDrop(code, reason)
   }
 
   // Connection lifecycle

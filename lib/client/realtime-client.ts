@@ -97,9 +97,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   readonly url: string
   /** Last round trip of a `ping`, in ms, measured on the client's clock; undefined before the first pong. */
   latency: number | undefined
-  /** From the current connection's `welcome` frame. */
+  /** The current connection's id, from its `welcome` frame; undefined while disconnected. */
   connectionId: string | undefined
-  /** The server node this connection landed on, from `welcome`. */
+  /** The server node the current connection landed on, from `welcome`; undefined while disconnected. */
   nodeId: string | undefined
 
   readonly #settings: ClientSettings
@@ -162,6 +162,16 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     return Object.assign(unsubscribe, { ready: held.ready })
   }
 
+  /** Calls `handler` with the `data` of every `app.broadcast()`; returns a function that stops it. */
+  onBroadcast<Data = unknown> (handler: (data: Data, message: BroadcastMessage) => void): () => void {
+    return this.on('broadcast', (message) => handler(message.data as Data, message))
+  }
+
+  /** Calls `handler` with every chat line (`from` is the sender's connection id); returns a function that stops it. */
+  onChat (handler: (message: ChatBroadcastMessage) => void): () => void {
+    return this.on('chat', handler)
+  }
+
   /** Publishes `data` on `channel`; resolves on the server's `ack`, rejects with `RealtimeError`. */
   async publish (channel: string, data: unknown): Promise<void> {
     await this.request({ type: 'publish', channel, data })
@@ -214,14 +224,12 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /** Closes for good: no reconnect; queued frames and waiting requests fail with `disconnected`. */
   close (code: number = CloseCode.NORMAL, reason = ''): void {
     if (this.#state === 'closed') return
-    this.#closing = true
     const socket = this.#socket
-    if (socket === undefined) {
-      this.#finish()
-      return
-    }
-    socket.close(code, reason)
-    this.#onDrop(code, reason)
+    // Throws on a code the WebSocket refuses, before anything has changed.
+    socket?.close(code, reason)
+    this.#closing = true
+    if (socket === undefined) this.#finish()
+    else this.#onDrop(code, reason)
   }
 
   // Connection lifecycle
@@ -268,6 +276,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.#socket = undefined
     this.#stopTimers()
     this.connectionId = undefined
+    this.nodeId = undefined
     const lost = new RealtimeError(ErrorCode.DISCONNECTED)
     for (const [id, request] of this.#pending) {
       if (!request.sent) continue

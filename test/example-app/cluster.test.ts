@@ -5,8 +5,9 @@ import { join } from 'node:path'
 import t from 'tap'
 import type { BrowserContext, Page } from 'playwright-core'
 import { buildPage } from '../../example-app/build-page.js'
-import { artifactsDir, launchChromium } from '../helpers/chromium.js'
-import { startNginxFor, startNode, startRedisFor } from '../helpers/example-cluster.js'
+import { mkdir } from 'node:fs/promises'
+import { launchBrowser } from '../helpers/browser.js'
+import { artifactsDir, startNginxFor, startNode, startRedisFor } from '../helpers/example-cluster.js'
 
 /** An rt_affinity cookie value that nginx's consistent hash sends to each node. */
 async function cookiesPerNode (nginxUrl: string, nodeIds: readonly string[]): Promise<Map<string, string>> {
@@ -20,9 +21,12 @@ async function cookiesPerNode (nginxUrl: string, nodeIds: readonly string[]): Pr
   return found
 }
 
+const pageErrors: Error[] = []
+
 async function openChat (context: BrowserContext, url: string, name: string): Promise<Page> {
   const page = await context.newPage()
   page.setDefaultTimeout(15_000)
+  page.on('pageerror', (err) => pageErrors.push(err))
   await page.goto(url)
   await page.fill('#name', name)
   return page
@@ -62,7 +66,8 @@ t.test('two browsers on two nodes chat through nginx and Redis, and survive a no
   const cookies = await cookiesPerNode(nginx.url, ['node-1', 'node-2'])
   t.equal(cookies.size, 2, 'nginx spreads rt_affinity cookies over both nodes')
 
-  const browser = await launchChromium(t)
+  const browser = await launchBrowser(t)
+  await mkdir(artifactsDir, { recursive: true })
   const contexts = await Promise.all(['node-1', 'node-2'].map(async (nodeId) => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 700 } })
     await context.addCookies([{ name: 'rt_affinity', value: cookies.get(nodeId)!, url: nginx.url }])
@@ -139,4 +144,6 @@ t.test('two browsers on two nodes chat through nginx and Redis, and survive a no
     t.equal(await alice.textContent('#node-id'), '–', 'no node while disconnected')
     await alice.screenshot({ path: join(artifactsDir, 'chat-reconnecting.png') })
   })
+
+  t.same(pageErrors, [], 'no uncaught error in either page')
 })

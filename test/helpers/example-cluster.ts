@@ -1,21 +1,17 @@
 // Starts the example app's parts for a test, each torn down with t.teardown: nodes built
 // in-process on free ports, nginx and redis-server as real child processes.
-import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { buildApp, type ExampleApp, type ExampleAppOptions } from '../../example-app/app.js'
 import { startNginx, type NginxProcess } from '../../example-app/cluster/nginx-process.js'
 import { startRedis, type RedisProcess } from '../../example-app/cluster/redis-process.js'
 import type { NginxConfigOptions } from '../../example-app/cluster/render-nginx-config.js'
+import { freePort } from './redis-server.js'
 
-/** A loopback port nothing listens on right now (for programs that cannot take port 0). */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
+export { freePort }
+
+/** Screenshots a person looks at after a run; gitignored. */
+export const artifactsDir = fileURLToPath(new URL('../artifacts/', import.meta.url))
 
 export interface StartedNode {
   app: ExampleApp

@@ -1,7 +1,8 @@
 // The Node client against a real server: welcome, channels, requests and their answers.
 import t from 'tap'
 import Type from 'typebox'
-import WebSocket from 'ws'
+import WebSocket, { WebSocketServer } from 'ws'
+import type { AddressInfo } from 'node:net'
 import { RealtimeClient, RealtimeError, ErrorCode } from '../lib/client/index.js'
 import { startServer } from './helpers/server.js'
 import { nextEvent, openClient } from './helpers/realtime-client.js'
@@ -171,6 +172,30 @@ t.test('a refused subscription rejects ready, is reported, and is not held', asy
   await t.rejects(subscription.ready, { code: ErrorCode.INVALID_CHANNEL })
   t.equal(((await error) as RealtimeError).code, ErrorCode.INVALID_CHANNEL)
   t.same(client.channels, [])
+})
+
+t.test('frames the client cannot read are reported as errors; unknown types arrive as frame events', async (t) => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  await new Promise((resolve) => server.once('listening', resolve))
+  t.teardown(() => new Promise((resolve) => {
+    for (const socket of server.clients) socket.terminate()
+    server.close(resolve)
+  }))
+  server.on('connection', (socket) => {
+    socket.send('not json')
+    socket.send(Buffer.from([1, 2, 3]))
+    socket.send('{"no":"type"}')
+    socket.send('{"type":"notice","text":"maintenance at noon"}')
+  })
+  const { port } = server.address() as AddressInfo
+  const client = openClient(t, `ws://127.0.0.1:${port}/`)
+  const errors: unknown[] = []
+  client.on('error', (err) => errors.push(err))
+  const notice = await nextEvent(client, 'frame', (frame) => frame.type === 'notice')
+  t.same(notice, { type: 'notice', text: 'maintenance at noon' })
+  t.equal(errors.length, 3)
+  t.ok(errors.every((err) => err instanceof RealtimeError && err.code === ErrorCode.INVALID_MESSAGE))
+  t.equal(client.state, 'open', 'the connection stays open')
 })
 
 t.test('bad options fail at construction with a message naming them', async (t) => {

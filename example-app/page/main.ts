@@ -105,6 +105,7 @@ client.on('subscribed', ({ channel }) => {
 client.on('close', ({ code, reason }) => {
   view.setNode(undefined)
   view.setLatency(undefined)
+  view.setStats({})
   confirmed.clear()
   renderChannels()
   system(`disconnected (${code}${reason === '' ? '' : ` ${reason}`})`)

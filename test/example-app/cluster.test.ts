@@ -142,6 +142,7 @@ t.test('two browsers on two nodes chat through nginx and Redis, and survive a no
     await alice.waitForFunction(() => /^reconnecting in \d+ s$/.test(document.getElementById('status-text')?.textContent ?? ''))
     t.equal(await alice.getAttribute('#status', 'data-state'), 'reconnecting')
     t.equal(await alice.textContent('#node-id'), '–', 'no node while disconnected')
+    t.equal(await alice.textContent('[data-stat="connections"]'), '–', 'no stale stats while disconnected')
     await alice.screenshot({ path: join(artifactsDir, 'chat-reconnecting.png') })
   })
 

@@ -286,11 +286,14 @@ function duplicateForSubscribing (connection: RedisConnection, sharded: boolean,
   // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting.
   const overrides = { lazyConnect: true, enableOfflineQueue: false, autoResubscribe: false, autoResendUnfulfilledCommands: false }
   if (isCluster(connection)) {
+    // On a cluster one shard can drop while the others (and the cluster's 'ready') stay:
+    // ioredis' subscriber group takes a returning shard's channels again, so its own
+    // resubscription is left on here.
     return connection.duplicate([], {
       lazyConnect: true,
       enableOfflineQueue: false,
       shardedSubscribers: sharded,
-      redisOptions: { ...connection.options.redisOptions, ...overrides, connectionName }
+      redisOptions: { ...connection.options.redisOptions, connectionName }
     })
   }
   return connection.duplicate({ ...overrides, connectionName })

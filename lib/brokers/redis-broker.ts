@@ -208,11 +208,11 @@ export class RedisBroker implements Broker {
   // Connection events
 
   readonly #onConnectionChange = (): void => {
-    if (this.#state === 'closed' || this.#state === 'starting') {
-      if (this.#state === 'starting' && this.#isConnected()) this.#setState('ready')
-      return
-    }
-    this.#setState(this.#isConnected() ? 'ready' : 'unavailable')
+    if (this.#state === 'closed') return
+    const connected = this.#isConnected()
+    // While starting, a failure is start()'s to report; only success changes the state.
+    if (this.#state === 'starting' && !connected) return
+    this.#setState(connected ? 'ready' : 'unavailable')
   }
 
   readonly #onConnectionError = (err: Error): void => {

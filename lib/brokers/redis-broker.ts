@@ -208,11 +208,11 @@ export class RedisBroker implements Broker {
   // Connection events
 
   readonly #onConnectionChange = (): void => {
-    if (this.#state === 'closed' || this.#state === 'starting') {
-      if (this.#state === 'starting' && this.#isConnected()) this.#setState('ready')
-      return
-    }
-    this.#setState(this.#isConnected() ? 'ready' : 'unavailable')
+    if (this.#state === 'closed') return
+    const connected = this.#isConnected()
+    // While starting, a failure is start()'s to report; only success changes the state.
+    if (this.#state === 'starting' && !connected) return
+    this.#setState(connected ? 'ready' : 'unavailable')
   }
 
   readonly #onConnectionError = (err: Error): void => {
@@ -286,11 +286,14 @@ function duplicateForSubscribing (connection: RedisConnection, sharded: boolean,
   // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting.
   const overrides = { lazyConnect: true, enableOfflineQueue: false, autoResubscribe: false, autoResendUnfulfilledCommands: false }
   if (isCluster(connection)) {
+    // On a cluster one shard can drop while the others (and the cluster's 'ready') stay:
+    // ioredis' subscriber group takes a returning shard's channels again, so its own
+    // resubscription is left on here.
     return connection.duplicate([], {
       lazyConnect: true,
       enableOfflineQueue: false,
       shardedSubscribers: sharded,
-      redisOptions: { ...connection.options.redisOptions, ...overrides, connectionName }
+      redisOptions: { ...connection.options.redisOptions, connectionName }
     })
   }
   return connection.duplicate({ ...overrides, connectionName })

@@ -3,10 +3,10 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
 import Type from 'typebox'
-import { WebSocketServer } from 'ws'
 import { CloseCode, ErrorCode, FINAL_CLOSE_CODES } from '../lib/client/index.js'
 import { startServer } from './helpers/server.js'
 import { nextEvent, openClient, record } from './helpers/realtime-client.js'
+import { startRawServer } from './helpers/raw-ws-server.js'
 
 // Fast, still jittered: reconnects within 0-50 ms instead of 0-1000 ms.
 const quick = { initialDelay: 20, maxDelay: 50 }
@@ -81,18 +81,12 @@ t.test('a request in flight when the connection drops rejects with disconnected'
 })
 
 t.test('a server that accepts and then stays silent is detected by the heartbeat, and the client reconnects', async (t) => {
-  const silent = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  await new Promise((resolve) => silent.once('listening', resolve))
-  t.teardown(() => new Promise((resolve) => {
-    for (const socket of silent.clients) socket.terminate()
-    silent.close(resolve)
-  }))
+  const { server: silent, url } = await startRawServer(t)
   let connections = 0
   const secondConnection = new Promise<void>((resolve) => {
     silent.on('connection', () => { if (++connections === 2) resolve() })
   })
-  const { port } = silent.address() as AddressInfo
-  const client = openClient(t, `ws://127.0.0.1:${port}/ws`, { ...quick, pingInterval: 30, pingTimeout: 60 })
+  const client = openClient(t, url, { ...quick, pingInterval: 30, pingTimeout: 60 })
   await nextEvent(client, 'open')
   t.match(await nextEvent(client, 'close'), { code: CloseCode.HEARTBEAT_TIMEOUT, reason: 'heartbeat timeout', willReconnect: true })
   await secondConnection

@@ -1,11 +1,11 @@
 // The Node client against a real server: welcome, channels, requests and their answers.
 import t, { type Test } from 'tap'
 import Type from 'typebox'
-import WebSocket, { WebSocketServer } from 'ws'
-import type { AddressInfo } from 'node:net'
+import WebSocket from 'ws'
 import { RealtimeClient, RealtimeError, ErrorCode } from '../lib/client/index.js'
 import { startServer } from './helpers/server.js'
 import { nextEvent, openClient } from './helpers/realtime-client.js'
+import { startRawServer } from './helpers/raw-ws-server.js'
 
 t.test('connects on construction, then learns its connection and node id from welcome', async (t) => {
   const { app, url } = await startServer(t, { plugin: { nodeId: 'node-a' } })
@@ -179,12 +179,7 @@ t.test('a refused subscription rejects ready, is reported, and is not held', asy
 
 /** A plain `ws` server on loopback that answers each frame as `answer` says; closed at teardown. */
 async function scriptedServer (t: Test, answer: (frame: { type: string, id?: string, channel?: string, ts?: number }, socket: WebSocket) => void): Promise<{ url: string, frames: unknown[] }> {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  await new Promise((resolve) => server.once('listening', resolve))
-  t.teardown(() => new Promise((resolve) => {
-    for (const socket of server.clients) socket.terminate()
-    server.close(resolve)
-  }))
+  const { server, url } = await startRawServer(t)
   const frames: unknown[] = []
   server.on('connection', (socket) => {
     socket.on('message', (data) => {
@@ -193,8 +188,7 @@ async function scriptedServer (t: Test, answer: (frame: { type: string, id?: str
       answer(frame, socket)
     })
   })
-  const { port } = server.address() as AddressInfo
-  return { url: `ws://127.0.0.1:${port}/ws`, frames }
+  return { url, frames }
 }
 
 t.test('a subscribe the server never answers times out: ready rejects and the channel is let go', async (t) => {
@@ -231,20 +225,14 @@ for (const code of [ErrorCode.FORBIDDEN, ErrorCode.INVALID_CHANNEL, ErrorCode.TO
 }
 
 t.test('frames the client cannot read are reported as errors; unknown types arrive as frame events', async (t) => {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  await new Promise((resolve) => server.once('listening', resolve))
-  t.teardown(() => new Promise((resolve) => {
-    for (const socket of server.clients) socket.terminate()
-    server.close(resolve)
-  }))
+  const { server, url } = await startRawServer(t)
   server.on('connection', (socket) => {
     socket.send('not json')
     socket.send(Buffer.from([1, 2, 3]))
     socket.send('{"no":"type"}')
     socket.send('{"type":"notice","text":"maintenance at noon"}')
   })
-  const { port } = server.address() as AddressInfo
-  const client = openClient(t, `ws://127.0.0.1:${port}/`)
+  const client = openClient(t, url)
   const errors: unknown[] = []
   client.on('error', (err) => errors.push(err))
   const notice = await nextEvent(client, 'frame', (frame) => frame.type === 'notice')

@@ -19,6 +19,8 @@ export interface ExampleAppOptions {
   logger?: FastifyServerOptions['logger']
   heartbeatInterval?: number
   heartbeatTimeout?: number
+  /** Serve /build/ (the bundled page script) from this folder instead of public/build/. */
+  pageBuildDir?: string
 }
 
 export async function buildApp (options: ExampleAppOptions = {}) {
@@ -40,6 +42,10 @@ export async function buildApp (options: ExampleAppOptions = {}) {
   await app.register(apiRoutes, { prefix: '/api' })
   // index.html, style.css and the bundled client under build/ (see build-page.ts).
   await app.register(fastifyStatic, { root: publicDir })
+  if (options.pageBuildDir !== undefined) {
+    // The more specific prefix wins over public/build/.
+    await app.register(fastifyStatic, { root: options.pageBuildDir, prefix: '/build/', decorateReply: false })
+  }
   return app
 }
 

@@ -1,16 +1,20 @@
 // Bundles the chat page's script (page/main.ts and the fastify-realtime client it imports)
-// with esbuild, as an application would. Output: public/build/, which git ignores.
+// with esbuild, as an application would. Output: public/build/ (git-ignored), or the folder
+// in PAGE_BUILD_DIR, which the app then serves as /build/ (tests build into a temp folder so
+// that concurrent runs do not write the same files).
 // `npm run build:example` runs this file; server.ts calls buildPage() at start.
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const entry = fileURLToPath(new URL('./page/main.ts', import.meta.url))
-export const pageBundle = fileURLToPath(new URL('./public/build/chat.js', import.meta.url))
+export const defaultPageBuildDir = fileURLToPath(new URL('./public/build/', import.meta.url))
 
-export async function buildPage (): Promise<void> {
+/** Writes chat.js (and its source map) into `outDir`. */
+export async function buildPage (outDir: string = defaultPageBuildDir): Promise<void> {
   await build({
     entryPoints: [entry],
-    outfile: pageBundle,
+    outfile: join(outDir, 'chat.js'),
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -21,4 +25,4 @@ export async function buildPage (): Promise<void> {
   })
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await buildPage()
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildPage(process.env.PAGE_BUILD_DIR)

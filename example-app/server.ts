@@ -1,6 +1,6 @@
 // Runs one node of the example app. `npm start`: port 3000, embedded broker, nothing else
 // needed. Environment: PORT, HOST, NODE_ID, REDIS_URL (join other nodes through Redis, see
-// README "Scaling out with Redis"), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE. The cluster script
+// README "Scaling out with Redis"), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE, PAGE_BUILD_DIR. The cluster script
 // (start-cluster.ts) runs two of these with REDIS_URL and TRUST_PROXY set, behind nginx.
 import { buildApp } from './app.js'
 import { buildPage } from './build-page.js'
@@ -10,7 +10,7 @@ const port = Number(env.PORT ?? 3000)
 const host = env.HOST ?? '127.0.0.1'
 
 // The cluster script bundles the page once for both nodes and sets BUILD_PAGE=0.
-if (env.BUILD_PAGE !== '0') await buildPage()
+if (env.BUILD_PAGE !== '0') await buildPage(env.PAGE_BUILD_DIR)
 
 const app = await buildApp({
   logger: { level: env.LOG_LEVEL ?? 'info' },
@@ -19,7 +19,8 @@ const app = await buildApp({
   ...(env.REDIS_URL !== undefined && { redis: { url: env.REDIS_URL } }),
   // The proxy's own address (127.0.0.1 in the cluster): request.ip is then the client's
   // address as nginx saw it. Trust only proxies you run, or any client can claim any address.
-  ...(env.TRUST_PROXY !== undefined && { trustProxy: env.TRUST_PROXY })
+  ...(env.TRUST_PROXY !== undefined && { trustProxy: env.TRUST_PROXY }),
+  ...(env.PAGE_BUILD_DIR !== undefined && { pageBuildDir: env.PAGE_BUILD_DIR })
 })
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,7 +1,8 @@
 // `npm run start:cluster`: redis-server, two nodes of the example app and nginx in front, all
 // on loopback. Open http://127.0.0.1:8080 in two browsers; Ctrl-C stops everything.
 // Ports can be moved with CLUSTER_PORT, NODE_PORTS (comma-separated) and REDIS_PORT;
-// BUILD_PAGE=0 skips bundling the page (it is then served as last built).
+// BUILD_PAGE=0 skips bundling the page (it is then served as last built); PAGE_BUILD_DIR
+// bundles it into (and has the nodes serve it from) another folder.
 import { fileURLToPath } from 'node:url'
 import { buildPage } from './build-page.js'
 import { startProcess, waitForPort, type ManagedProcess } from './cluster/child-process.js'
@@ -61,7 +62,8 @@ process.once('exit', () => {
 })
 
 try {
-  if (env.BUILD_PAGE !== '0') await buildPage()
+  // The nodes inherit PAGE_BUILD_DIR and serve the bundle from there.
+  if (env.BUILD_PAGE !== '0') await buildPage(env.PAGE_BUILD_DIR)
   const redis = await startRedis(redisPort, { detached: true })
   await start(redis)
   // nginx before the nodes, so that stopping in reverse takes the nodes down first.

@@ -3,10 +3,10 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
 import Type from 'typebox'
-import { WebSocketServer } from 'ws'
 import { CloseCode, ErrorCode, FINAL_CLOSE_CODES } from '../lib/client/index.js'
 import { startServer } from './helpers/server.js'
 import { nextEvent, openClient, record } from './helpers/realtime-client.js'
+import { startRawServer } from './helpers/raw-ws-server.js'
 
 // Fast, still jittered: reconnects within 0-50 ms instead of 0-1000 ms.
 const quick = { initialDelay: 20, maxDelay: 50 }
@@ -81,18 +81,12 @@ t.test('a request in flight when the connection drops rejects with disconnected'
 })
 
 t.test('a server that accepts and then stays silent is detected by the heartbeat, and the client reconnects', async (t) => {
-  const silent = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  await new Promise((resolve) => silent.once('listening', resolve))
-  t.teardown(() => new Promise((resolve) => {
-    for (const socket of silent.clients) socket.terminate()
-    silent.close(resolve)
-  }))
+  const { server: silent, url } = await startRawServer(t)
   let connections = 0
   const secondConnection = new Promise<void>((resolve) => {
     silent.on('connection', () => { if (++connections === 2) resolve() })
   })
-  const { port } = silent.address() as AddressInfo
-  const client = openClient(t, `ws://127.0.0.1:${port}/ws`, { ...quick, pingInterval: 30, pingTimeout: 60 })
+  const client = openClient(t, url, { ...quick, pingInterval: 30, pingTimeout: 60 })
   await nextEvent(client, 'open')
   t.match(await nextEvent(client, 'close'), { code: CloseCode.HEARTBEAT_TIMEOUT, reason: 'heartbeat timeout', willReconnect: true })
   await secondConnection
@@ -134,6 +128,52 @@ t.test('no reconnect after close(): queued and waiting work fails with disconnec
   t.throws(() => client.subscribe('other', () => {}), { code: ErrorCode.DISCONNECTED })
   client.close()
   t.equal(client.state, 'closed', 'closing twice is harmless')
+})
+
+// The reviewer saw open, closed, reconnecting, open: the drop went on after the listener's close().
+for (const listener of ['close', 'state'] as const) {
+  t.test(`close() from a ${listener} listener during a drop stops the client for good`, async (t) => {
+    const { app, url } = await startServer(t)
+    const client = openClient(t, url, quick)
+    await nextEvent(client, 'open')
+    const states = record(client, 'state')
+    const reconnects = record(client, 'reconnecting')
+    const closes = record(client, 'close')
+    client.once(listener, () => client.close())
+    const closed = nextEvent(client, 'close')
+    app.realtime.connection(client.connectionId!)!.socket.terminate()
+    await closed
+    // Anything the drop does after the close event happens in the same turn; let it run.
+    await new Promise<void>((resolve) => queueMicrotask(resolve))
+    t.equal(client.state, 'closed')
+    // A state listener hears 'reconnecting' first: that is when it calls close().
+    t.same(states, listener === 'close' ? ['closed'] : ['reconnecting', 'closed'], 'nothing after closed')
+    t.same(reconnects, [], 'no reconnect scheduled')
+    t.equal(closes.length, 1, 'one close event')
+    t.throws(() => client.subscribe('news', () => {}), { code: ErrorCode.DISCONNECTED }, 'the client is closed')
+  })
+}
+
+t.test('a channel unsubscribed while disconnected is not subscribed again after the reconnect', async (t) => {
+  const first = await startServer(t)
+  const client = openClient(t, first.url, quick)
+  const dropped = client.subscribe('dropped', () => {})
+  client.subscribe('kept', () => {})
+  await dropped.ready
+  const reconnecting = nextEvent(client, 'reconnecting')
+  await first.app.close()
+  await reconnecting
+  dropped()
+  t.same(client.channels, ['kept'])
+
+  const subscribed = record(client, 'subscribed')
+  const reopened = nextEvent(client, 'open')
+  const second = await startServer(t, { port: portOf(first.url) })
+  await reopened
+  await client.ping() // answered after the resubscribes sent before it
+  t.same(subscribed, [{ channel: 'kept' }], 'only the held channel was confirmed')
+  t.equal(second.app.realtime.subscriberCount('kept'), 1)
+  t.equal(second.app.realtime.subscriberCount('dropped'), 0, 'the new server never saw the dropped channel')
 })
 
 t.test('close() while waiting to reconnect cancels the reconnect and fails the queue', async (t) => {

@@ -1,11 +1,11 @@
 // The Node client against a real server: welcome, channels, requests and their answers.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Type from 'typebox'
-import WebSocket, { WebSocketServer } from 'ws'
-import type { AddressInfo } from 'node:net'
+import WebSocket from 'ws'
 import { RealtimeClient, RealtimeError, ErrorCode } from '../lib/client/index.js'
 import { startServer } from './helpers/server.js'
 import { nextEvent, openClient } from './helpers/realtime-client.js'
+import { startRawServer } from './helpers/raw-ws-server.js'
 
 t.test('connects on construction, then learns its connection and node id from welcome', async (t) => {
   const { app, url } = await startServer(t, { plugin: { nodeId: 'node-a' } })
@@ -161,6 +161,9 @@ t.test('the heartbeat pings on its own and keeps latency fresh', async (t) => {
   t.equal(client.latency, undefined)
   const first = await nextEvent(client, 'latency')
   t.equal(client.latency, first)
+  // Every later pong replaces it: the number follows the newest measurement.
+  const second = await nextEvent(client, 'latency')
+  t.equal(client.latency, second)
 })
 
 t.test('a refused subscription rejects ready, is reported, and is not held', async (t) => {
@@ -174,21 +177,62 @@ t.test('a refused subscription rejects ready, is reported, and is not held', asy
   t.same(client.channels, [])
 })
 
+/** A plain `ws` server on loopback that answers each frame as `answer` says; closed at teardown. */
+async function scriptedServer (t: Test, answer: (frame: { type: string, id?: string, channel?: string, ts?: number }, socket: WebSocket) => void): Promise<{ url: string, frames: unknown[] }> {
+  const { server, url } = await startRawServer(t)
+  const frames: unknown[] = []
+  server.on('connection', (socket) => {
+    socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString())
+      frames.push(frame)
+      answer(frame, socket)
+    })
+  })
+  return { url, frames }
+}
+
+t.test('a subscribe the server never answers times out: ready rejects and the channel is let go', async (t) => {
+  // Answers pings only, so the client can tell when its frames have arrived.
+  const { url, frames } = await scriptedServer(t, (frame, socket) => {
+    if (frame.type === 'ping') socket.send(JSON.stringify({ type: 'pong', ts: frame.ts, serverTs: Date.now() }))
+  })
+  const client = openClient(t, url, { requestTimeout: 50 })
+  const error = nextEvent(client, 'error')
+  const subscription = client.subscribe('silent', () => {})
+  await t.rejects(subscription.ready, { code: ErrorCode.REQUEST_TIMEOUT, message: /subscribe/ })
+  t.match(await error, { code: ErrorCode.REQUEST_TIMEOUT })
+  t.same(client.channels, [])
+  await client.ping()
+  t.match(frames.filter((frame) => (frame as { type: string }).type !== 'ping'), [
+    { type: 'subscribe', channel: 'silent' },
+    { type: 'unsubscribe', channel: 'silent' }
+  ], 'a late answer would leave nothing subscribed')
+})
+
+for (const code of [ErrorCode.FORBIDDEN, ErrorCode.INVALID_CHANNEL, ErrorCode.TOO_MANY_SUBSCRIPTIONS]) {
+  t.test(`a subscription refused with ${code} rejects ready and is not held`, async (t) => {
+    const { url, frames } = await scriptedServer(t, (frame, socket) => {
+      if (frame.type === 'subscribe') socket.send(JSON.stringify({ type: 'error', code, message: 'refused', id: frame.id }))
+    })
+    const client = openClient(t, url)
+    const error = nextEvent(client, 'error')
+    const subscription = client.subscribe('room', () => {})
+    await t.rejects(subscription.ready, { code })
+    t.match(await error, { code })
+    t.same(client.channels, [])
+    t.equal(frames.length, 1, 'asked once, not again')
+  })
+}
+
 t.test('frames the client cannot read are reported as errors; unknown types arrive as frame events', async (t) => {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  await new Promise((resolve) => server.once('listening', resolve))
-  t.teardown(() => new Promise((resolve) => {
-    for (const socket of server.clients) socket.terminate()
-    server.close(resolve)
-  }))
+  const { server, url } = await startRawServer(t)
   server.on('connection', (socket) => {
     socket.send('not json')
     socket.send(Buffer.from([1, 2, 3]))
     socket.send('{"no":"type"}')
     socket.send('{"type":"notice","text":"maintenance at noon"}')
   })
-  const { port } = server.address() as AddressInfo
-  const client = openClient(t, `ws://127.0.0.1:${port}/`)
+  const client = openClient(t, url)
   const errors: unknown[] = []
   client.on('error', (err) => errors.push(err))
   const notice = await nextEvent(client, 'frame', (frame) => frame.type === 'notice')

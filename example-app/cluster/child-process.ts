@@ -31,18 +31,29 @@ export function startProcess (name: string, command: string, args: readonly stri
   }
 }
 
-/** Resolves once `text` appears in the process' output; rejects if it exits first. */
+/**
+ * Resolves once `text` appears in the process' output; rejects if it exits first. Its
+ * listeners go when it settles; the streams keep flowing, so a chatty process never blocks
+ * on a full pipe.
+ */
 export async function waitForOutput (proc: ManagedProcess, text: string): Promise<void> {
+  const { stdout, stderr } = proc.child
   let seen = ''
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString()
-      if (seen.includes(text)) resolve()
-    }
-    proc.child.stdout?.on('data', onData)
-    proc.child.stderr?.on('data', onData)
-    proc.exited.then(({ code, signal }) => reject(new Error(`${proc.name} exited (${code ?? signal}) before it was ready:\n${seen}`)), reject)
-  })
+  let onData: (chunk: Buffer) => void = () => {}
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onData = (chunk) => {
+        seen += chunk.toString()
+        if (seen.includes(text)) resolve()
+      }
+      stdout?.on('data', onData)
+      stderr?.on('data', onData)
+      proc.exited.then(({ code, signal }) => reject(new Error(`${proc.name} exited (${code ?? signal}) before it was ready:\n${seen}`)), reject)
+    })
+  } finally {
+    stdout?.off('data', onData)
+    stderr?.off('data', onData)
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 // Runs Debian's redis-server on loopback, without persistence: the broker only needs pub/sub.
+// The tests start theirs with this too (test/helpers/redis-server.ts).
 import type { SpawnOptions } from 'node:child_process'
 import { startProcess, waitForOutput, type ManagedProcess } from './child-process.js'
 
@@ -6,9 +7,10 @@ export interface RedisProcess extends ManagedProcess {
   url: string
 }
 
-export async function startRedis (port: number, options: SpawnOptions = {}): Promise<RedisProcess> {
+/** Resolves once the server accepts connections. `extraArgs` are more `redis-server` flags. */
+export async function startRedis (port: number, options: SpawnOptions = {}, extraArgs: readonly string[] = []): Promise<RedisProcess> {
   const proc = startProcess('redis-server', process.env.REDIS_SERVER_BIN ?? 'redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice', ...extraArgs
   ], options)
   await waitForOutput(proc, 'Ready to accept connections')
   return { ...proc, url: `redis://127.0.0.1:${port}` }

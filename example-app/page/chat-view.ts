@@ -1,7 +1,7 @@
 // The chat page's DOM: renders channels, messages, connection state and stats. Knows nothing
 // of WebSockets; main.ts feeds it. User text only ever goes through textContent.
 
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+import type { ConnectionState } from '../../lib/client/index.js'
 
 export interface ShownMessage {
   /** null for broadcasts and system lines, which every channel view shows. */

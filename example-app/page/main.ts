@@ -1,7 +1,7 @@
 // The chat page: connects with the fastify-realtime client, joins channels, shows messages,
 // the connection state, latency, node id and the node's stats. esbuild bundles this file
 // (build-page.ts) into public/build/chat.js.
-import { RealtimeClient } from '../../lib/client/index.js'
+import { ErrorCode, RealtimeClient, RealtimeError } from '../../lib/client/index.js'
 import { ChatView, type ShownMessage } from './chat-view.js'
 
 const DEFAULT_CHANNELS = ['general', 'random', 'ops']
@@ -69,10 +69,19 @@ function join (channel: string): void {
   if (joined.has(channel)) return
   channels.add(channel)
   // The client re-subscribes by itself after a reconnect, on whichever node it lands.
-  joined.set(channel, client.subscribe<ChatData | null>(channel, (data, frame) => {
+  const subscription = client.subscribe<ChatData | null>(channel, (data, frame) => {
     const { text, from } = data ?? {}
     show({ channel, kind: 'message', from: typeof from === 'string' ? from : 'anonymous', text: typeof text === 'string' ? text : JSON.stringify(data), ts: frame.ts })
-  }))
+  })
+  joined.set(channel, subscription)
+  // The server said no for good (forbidden, bad name, too many, no answer); the client has let the channel go.
+  subscription.ready.catch((err: Error) => {
+    if (joined.get(channel) !== subscription) return
+    joined.delete(channel)
+    confirmed.delete(channel)
+    system(`could not join #${channel}: ${err.message}`)
+    renderChannels()
+  })
   system(`joined #${channel}`)
   viewChannel(channel)
 }
@@ -98,9 +107,24 @@ client.on('state', (state) => {
 client.on('reconnecting', ({ delay }) => view.setState('reconnecting', Date.now() + delay))
 client.on('latency', (ms) => view.setLatency(ms))
 client.on('subscribed', ({ channel }) => {
+  brokerAwayShown = false
   if (!joined.has(channel)) return
   confirmed.add(channel)
   renderChannels()
+})
+// Refused joins are told by join() through `ready`; the error event reports them too.
+const JOIN_REFUSALS: ReadonlySet<string> = new Set([ErrorCode.FORBIDDEN, ErrorCode.INVALID_CHANNEL, ErrorCode.TOO_MANY_SUBSCRIPTIONS, ErrorCode.REQUEST_TIMEOUT])
+let brokerAwayShown = false
+client.on('error', (err) => {
+  const code = err instanceof RealtimeError ? err.code : undefined
+  if (code !== undefined && JOIN_REFUSALS.has(code)) return
+  if (code === ErrorCode.BROKER_UNAVAILABLE) {
+    // The client asks again until the server's broker is back, and is refused each time: say it once.
+    if (!brokerAwayShown) system('the server cannot reach its message broker; channels join once it is back')
+    brokerAwayShown = true
+    return
+  }
+  system(`error: ${err.message}`)
 })
 client.on('close', ({ code, reason }) => {
   view.setNode(undefined)

@@ -80,6 +80,9 @@ interface ChannelEntry {
   ready: Promise<void>
   confirm: () => void
   refuse: (err: Error) => void
+  /** `broker_unavailable` answers in a row; sets the backoff of the next subscribe retry. */
+  retries: number
+  retryTimer?: ReturnType<typeof setTimeout>
 }
 
 interface PingWaiter {
@@ -156,6 +159,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       if (!held.subscribers.delete(subscriber) || held.subscribers.size > 0) return
       if (this.#channels.get(channel) !== held) return
       this.#channels.delete(channel)
+      clearTimeout(held.retryTimer)
       // No id: nothing waits for the answer, and after a reconnect the channel is simply not resubscribed.
       if (this.#state === 'open') this.#write({ text: JSON.stringify({ type: 'unsubscribe', channel }) })
     }
@@ -286,9 +290,14 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     }
     this.#rejectPings(lost)
 
+    // The next open subscribes every held channel anyway.
+    for (const entry of this.#channels.values()) this.#stopRetry(entry)
+
     const stopping = this.#closing || !this.#settings.reconnect || FINAL_CLOSE_CODES.includes(code)
     const delay = stopping ? undefined : backoffDelay(++this.#attempt, this.#settings.backoff, this.#settings.random)
     this.emit('close', { code, reason, willReconnect: delay !== undefined })
+    // A `close` listener may have called close(), which finished the client already.
+    if (this.#state === 'closed') return
     if (delay === undefined) {
       if (!stopping) {
         this.emit('error', new RealtimeError(ErrorCode.DISCONNECTED, `Gave up after ${this.#settings.backoff.maxAttempts} reconnect attempts`))
@@ -297,6 +306,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       return
     }
     this.#setState('reconnecting')
+    // Likewise from a `state` listener.
+    if (this.#state !== 'reconnecting') return
     this.emit('reconnecting', { attempt: this.#attempt, delay })
     this.#reconnectTimer = setTimeout(() => this.#reconnect(), delay)
   }
@@ -324,7 +335,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.#queue = []
     this.#rejectPings(closed)
     // Settles `ready` of subscriptions the server never confirmed; confirmed ones ignore it.
-    for (const entry of this.#channels.values()) entry.refuse(closed)
+    for (const entry of this.#channels.values()) {
+      this.#stopRetry(entry)
+      entry.refuse(closed)
+    }
     this.#setState('closed')
   }
 
@@ -403,23 +417,53 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   #sendSubscribe (channel: string, entry: ChannelEntry): void {
     const id = String(++this.#seq)
-    this.#pending.set(id, {
+    const request: PendingRequest = {
       type: 'subscribe',
-      sent: true,
+      sent: false,
       resolve: () => {
+        entry.retries = 0
         entry.confirm()
         this.emit('subscribed', { channel })
       },
       reject: (err) => {
+        const code = err instanceof RealtimeError ? err.code : undefined
         // A dropped connection is not a refusal: the channel is resubscribed on reconnect.
-        if (err instanceof RealtimeError && err.code === ErrorCode.DISCONNECTED) return
-        if (this.#channels.get(channel) === entry) this.#channels.delete(channel)
+        if (code === ErrorCode.DISCONNECTED) return
+        if (this.#channels.get(channel) !== entry) return
+        // A broker outage (Redis away) passes: keep the channel and ask again; `ready` waits.
+        if (code === ErrorCode.BROKER_UNAVAILABLE) {
+          this.#retrySubscribe(channel, entry)
+          this.emit('error', err)
+          return
+        }
+        this.#channels.delete(channel)
+        // Given up on an answer that may still come: leave nothing subscribed behind the user's back.
+        if (code === ErrorCode.REQUEST_TIMEOUT && this.#writable()) this.#write({ text: JSON.stringify({ type: 'unsubscribe', channel }) })
         entry.refuse(err)
         this.emit('error', err)
       }
-    })
+    }
+    this.#pending.set(id, request)
     // Resuming from a history offset (a later issue) adds the last offset seen to this frame.
-    this.#write({ text: JSON.stringify({ type: 'subscribe', channel, id }) })
+    // Through #write with the id, so the request timeout starts once the frame is on the wire.
+    this.#write({ text: JSON.stringify({ type: 'subscribe', channel, id }), id })
+    // Not written (the socket is closing): the next open subscribes again.
+    if (!request.sent) this.#pending.delete(id)
+  }
+
+  /** Subscribes `channel` again after a backoff delay (reconnect's bounds, no attempt limit). */
+  #retrySubscribe (channel: string, entry: ChannelEntry): void {
+    this.#stopRetry(entry)
+    const delay = backoffDelay(++entry.retries, { ...this.#settings.backoff, maxAttempts: Infinity }, this.#settings.random) ?? 0
+    entry.retryTimer = setTimeout(() => {
+      entry.retryTimer = undefined
+      if (this.#channels.get(channel) === entry && this.#writable()) this.#sendSubscribe(channel, entry)
+    }, delay)
+  }
+
+  #stopRetry (entry: ChannelEntry): void {
+    clearTimeout(entry.retryTimer)
+    entry.retryTimer = undefined
   }
 
   // Incoming
@@ -514,7 +558,7 @@ function newChannelEntry (): ChannelEntry {
   })
   // Nobody has to await `ready`; an unobserved refusal is reported as an `error` event instead.
   ready.catch(() => {})
-  return { subscribers: new Set(), ready, confirm, refuse }
+  return { subscribers: new Set(), ready, confirm, refuse, retries: 0 }
 }
 
 function serialize (message: OutgoingMessage): string {

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import type { BrowserContext, Page } from 'playwright-core'
 import { buildPage } from '../../example-app/build-page.js'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { launchBrowser } from '../helpers/browser.js'
 import { artifactsDir, startNginxFor, startNode, startRedisFor } from '../helpers/example-cluster.js'
 
@@ -56,9 +57,12 @@ async function post (url: string, body: unknown): Promise<number> {
 }
 
 t.test('two browsers on two nodes chat through nginx and Redis, and survive a node going away', async (t) => {
-  await buildPage()
+  // Into a folder of its own, so that concurrent runs do not write one bundle.
+  const pageBuildDir = await mkdtemp(join(tmpdir(), 'fastify-realtime-page-'))
+  t.teardown(() => rm(pageBuildDir, { recursive: true, force: true }))
+  await buildPage(pageBuildDir)
   const redis = await startRedisFor(t)
-  const nodeOptions = { redis: { url: redis.url }, trustProxy: '127.0.0.1' }
+  const nodeOptions = { redis: { url: redis.url }, trustProxy: '127.0.0.1', pageBuildDir }
   const node1 = await startNode(t, { ...nodeOptions, nodeId: 'node-1' })
   const node2 = await startNode(t, { ...nodeOptions, nodeId: 'node-2' })
   const nginx = await startNginxFor(t, { nodePorts: [node1.port, node2.port], affinity: 'cookie' })

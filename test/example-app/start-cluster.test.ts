@@ -1,10 +1,14 @@
 // `npm run start:cluster` as a user runs it: the script starts redis-server, two nodes and
 // nginx; Ctrl-C (SIGINT to the script) stops them all, nodes first so clients hear 1001.
-import { spawn } from 'node:child_process'
+// And `npm start`, which bundles the page a fresh clone has not built yet.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { CloseCode } from '../../lib/index.js'
+import { startProcess, waitForOutput, type ManagedProcess } from '../../example-app/cluster/child-process.js'
 import { freePort } from '../helpers/example-cluster.js'
 import { TestClient } from '../helpers/ws-client.js'
 
@@ -20,27 +24,22 @@ function portIsFree (port: number): Promise<boolean> {
   })
 }
 
+/**
+ * Runs a script with tsx (as the npm scripts do), stopped at teardown if still running:
+ * start:cluster with SIGTERM, so that it takes down the children it started.
+ */
+function runScript (t: Test, name: string, file: string, env: Record<string, string>, stopSignal: NodeJS.Signals): ManagedProcess {
+  const proc = startProcess(name, process.execPath, ['--import', 'tsx', file], { env: { ...process.env, ...env } })
+  t.teardown(() => proc.stop(stopSignal))
+  return proc
+}
+
 t.test('start:cluster serves through nginx on both nodes and Ctrl-C stops everything', async (t) => {
   const [clusterPort, node1, node2, redisPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    env: { ...process.env, CLUSTER_PORT: String(clusterPort), NODE_PORTS: `${node1},${node2}`, REDIS_PORT: String(redisPort), BUILD_PAGE: '0', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGTERM')
-    await exited
-  })
-  let output = ''
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString()
-      if (output.includes('cluster ready')) resolve()
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    exited.then(() => reject(new Error(`start:cluster exited early:\n${output}`)), reject)
-  })
+  const cluster = runScript(t, 'start:cluster', script, {
+    CLUSTER_PORT: String(clusterPort), NODE_PORTS: `${node1},${node2}`, REDIS_PORT: String(redisPort), BUILD_PAGE: '0', LOG_LEVEL: 'warn'
+  }, 'SIGTERM')
+  await waitForOutput(cluster, 'cluster ready')
 
   const nodeIds = new Set<string>()
   for (const port of [node1, node2]) nodeIds.add((await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json() as { nodeId: string }).nodeId)
@@ -51,36 +50,29 @@ t.test('start:cluster serves through nginx on both nodes and Ctrl-C stops everyt
   const viaNginx = await fetch(`http://127.0.0.1:${clusterPort}/api/stats`)
   t.equal((await viaNginx.json() as { broker: string }).broker, 'ready', 'the nodes use Redis')
 
-  child.kill('SIGINT')
+  cluster.child.kill('SIGINT')
   t.equal((await client.closed).code, CloseCode.GOING_AWAY, 'clients are told 1001')
-  t.equal(await exited, 0)
+  t.equal((await cluster.exited).code, 0)
   for (const port of [clusterPort, node1, node2, redisPort]) t.ok(await portIsFree(port), `nothing listens on ${port} any more`)
 })
 
-t.test('npm start runs one node with the embedded broker and stops on SIGTERM with 1001', async (t) => {
+t.test('npm start builds the page, runs one node with the embedded broker and stops on SIGTERM with 1001', async (t) => {
   const port = await freePort()
-  // What `npm start` runs (tsx example-app/server.ts), on a free port; the page bundle is
-  // left to the end-to-end test so two runs do not write it at once.
-  const child = spawn(process.execPath, ['--import', 'tsx', server], {
-    env: { ...process.env, PORT: String(port), BUILD_PAGE: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  let output = ''
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString()
-      // Fastify's own log line once listen() has bound the port.
-      if (output.includes('Server listening at')) resolve()
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    exited.then(() => reject(new Error(`the node exited early:\n${output}`)), reject)
-  })
+  // What `npm start` runs (tsx example-app/server.ts), on a free port, bundling the page
+  // into a temp folder so that a concurrent run's bundle is neither used nor overwritten.
+  const buildDir = await mkdtemp(join(tmpdir(), 'fastify-realtime-page-'))
+  t.teardown(() => rm(buildDir, { recursive: true, force: true }))
+  const node = runScript(t, 'npm start', server, { PORT: String(port), PAGE_BUILD_DIR: buildDir, LOG_LEVEL: 'info' }, 'SIGKILL')
+  // Fastify's own log line once listen() has bound the port.
+  await waitForOutput(node, 'Server listening at')
+
+  const bundle = await fetch(`http://127.0.0.1:${port}/build/chat.js`)
+  t.equal(bundle.status, 200, 'the page script was built at start')
+  t.match(bundle.headers.get('content-type'), /javascript/)
+  t.equal(await bundle.text(), await readFile(join(buildDir, 'chat.js'), 'utf8'), 'the fresh bundle, not one left from an earlier build')
+  const page = await fetch(`http://127.0.0.1:${port}/`)
+  t.match(await page.text(), /<script type="module" src="\/build\/chat\.js">/, 'which the page loads')
+
   const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`)
   const stats = await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json() as { broker: string, connections: number }
   t.match(stats, { broker: 'ready', connections: 1 })
@@ -89,7 +81,7 @@ t.test('npm start runs one node with the embedded broker and stops on SIGTERM wi
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'order 7' })
   })
   t.same((await client.nextOfType('message')).data, { text: 'order 7', from: 'server' })
-  child.kill('SIGTERM')
+  node.child.kill('SIGTERM')
   t.equal((await client.closed).code, CloseCode.GOING_AWAY)
-  t.equal(await exited, 0)
+  t.equal((await node.exited).code, 0)
 })

@@ -1,7 +1,7 @@
 // Starts real `redis-server` processes for tests: loopback only, no persistence, each in
 // its own temp dir, stopped at teardown. A server can be killed and started again on the
 // same port (outage tests); three of them can form a Redis Cluster.
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
+import { startRedis as startRedisProcess, type RedisProcess } from '../../example-app/cluster/redis-process.js'
 
 const run = promisify(execFile)
 
@@ -40,46 +41,22 @@ export async function freePort (bus = false): Promise<number> {
   throw new Error('no free port found')
 }
 
-function spawnRedis (port: number, dir: string, extra: string[]): Promise<ChildProcess> {
-  const child = spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--dir', dir, '--loglevel', 'notice', ...extra
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
-  return new Promise((resolve, reject) => {
-    let output = ''
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString()
-      if (output.includes('Ready to accept connections')) {
-        child.stdout?.off('data', onData)
-        child.stdout?.resume()
-        resolve(child)
-      }
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.resume()
-    child.once('error', reject)
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)))
-  })
-}
-
-async function stopChild (child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill(signal)
-  await exited
+// The example app's launcher, with the test's temp dir (a cluster node writes nodes.conf there).
+function spawnRedis (port: number, dir: string, extra: string[]): Promise<RedisProcess> {
+  return startRedisProcess(port, {}, ['--dir', dir, ...extra])
 }
 
 export async function startRedis (t: Test, options: { port?: number, extra?: string[] } = {}): Promise<RedisServer> {
   const port = options.port ?? await freePort(options.extra?.includes('--cluster-enabled') === true)
   const dir = await mkdtemp(join(tmpdir(), 'fastify-realtime-redis-'))
-  let child: ChildProcess | undefined = await spawnRedis(port, dir, options.extra ?? [])
+  let server: RedisProcess | undefined = await spawnRedis(port, dir, options.extra ?? [])
   // The admin client retries quietly while the server is down in outage tests.
   const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: null })
   admin.on('error', () => {})
   await admin.connect()
   t.teardown(async () => {
     admin.disconnect()
-    await stopChild(child, 'SIGTERM')
+    await server?.stop('SIGTERM')
     await rm(dir, { recursive: true, force: true })
   })
   return {
@@ -87,12 +64,12 @@ export async function startRedis (t: Test, options: { port?: number, extra?: str
     url: `redis://127.0.0.1:${port}`,
     admin,
     kill: async () => {
-      await stopChild(child, 'SIGKILL')
-      child = undefined
+      await server?.stop('SIGKILL')
+      server = undefined
     },
     restart: async () => {
-      await stopChild(child, 'SIGKILL')
-      child = await spawnRedis(port, dir, options.extra ?? [])
+      await server?.stop('SIGKILL')
+      server = await spawnRedis(port, dir, options.extra ?? [])
     }
   }
 }

@@ -29,7 +29,10 @@ function portIsFree (port: number): Promise<boolean> {
  * start:cluster with SIGTERM, so that it takes down the children it started.
  */
 function runScript (t: Test, name: string, file: string, env: Record<string, string>, stopSignal: NodeJS.Signals): ManagedProcess {
-  const proc = startProcess(name, process.execPath, ['--import', 'tsx', file], { env: { ...process.env, ...env } })
+  // tsx transpiles lib/ differently from tap's loader: its line maps would corrupt the
+  // coverage report, so these children (and their children) record none.
+  const childEnv = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
+  const proc = startProcess(name, process.execPath, ['--import', 'tsx', file], { env: childEnv })
   t.teardown(() => proc.stop(stopSignal))
   return proc
 }

@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket'
 import { MemoryBroker } from './brokers/memory-broker.js'
 import { resolveOptions, type RealtimePluginOptions } from './options.js'
 import { Realtime } from './realtime.js'
+import { HandshakeGuard } from './handshake.js'
 
 const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function realtimePlugin (fastify, options) {
   if (fastify.hasDecorator('realtime')) throw new Error('fastify-realtime has already been registered')
@@ -13,13 +14,16 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
   }
   const settings = resolveOptions(options)
   const realtime = new Realtime(settings, settings.broker ?? new MemoryBroker(), fastify.log)
+  const handshake = new HandshakeGuard(settings, () => realtime.connectionCount)
 
   await fastify.register(websocket, {
     // permessage-deflate stays off: it costs CPU and memory per socket and is a
     // decompression-bomb surface; `maxPayload` replaces ws' 100 MiB default.
-    options: { maxPayload: settings.maxPayload, perMessageDeflate: false },
+    // ws bounds inflated frames by maxPayload too, when a user turns deflate on.
+    options: { maxPayload: settings.maxPayload, perMessageDeflate: settings.perMessageDeflate },
     // Replaces @fastify/websocket's default, which closes sockets without a code.
     preClose: function closeSockets (this: FastifyInstance, done: (err?: Error) => void) {
+      handshake.close()
       realtime.closeConnections().then(() => this.websocketServer.close(() => done()), done)
     }
   })
@@ -32,8 +36,12 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     return realtime.broadcast(data)
   })
 
-  fastify.get(settings.path, { websocket: true }, function realtimeRoute (socket, request) {
-    realtime.accept(socket, request)
+  // Authentication, origin and connection limits run before the upgrade (see handshake.ts).
+  fastify.get(settings.path, { websocket: true, onRequest: handshake.onRequest }, function realtimeRoute (socket, request) {
+    realtime.accept(socket, request, handshake.userOf(request))
+  })
+  fastify.addHook('onReady', async function warnAboutOptions () {
+    handshake.warnings(fastify.log, fastify.hasRequestDecorator('cookies'))
   })
 
   await realtime.start()
@@ -61,6 +69,9 @@ export type { RealtimePluginOptions } from './options.js'
 export { Realtime } from './realtime.js'
 export type { RealtimeStats, CustomMessage, CustomMessageHandler } from './realtime.js'
 export { Connection } from './connection.js'
+export { HandshakeStatus, tokenFromRequest, type TokenSources } from './handshake.js'
+export { USER_NAMESPACE, PRIVATE_NAMESPACE } from './authorization.js'
+export type { AuthorizeFunction, AuthorizeRequest, AuthenticateFunction, AllowedOrigins, ChannelAction } from './options.js'
 export { MemoryBroker } from './brokers/memory-broker.js'
 export type { Broker, BrokerContext, BrokerListener, BrokerState } from './brokers/broker.js'
 export { ErrorCode, CloseCode, RealtimeError, errorMessages, FINAL_CLOSE_CODES } from './errors.js'

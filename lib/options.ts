@@ -35,8 +35,8 @@ export const OptionsSchema = Type.Object({
   rateLimit: Type.Union([Type.Literal(false), Type.Object({
     /** Frames per second a connection may send, sustained. */
     messagesPerSecond: Type.Number({ exclusiveMinimum: 0, default: 50 }),
-    /** Frames a connection may send at once above the sustained rate. */
-    burst: Type.Integer({ minimum: 1, default: 100 }),
+    /** Frames a connection may send at once; room for re-subscribing `maxSubscriptionsPerConnection` channels after a reconnect. */
+    burst: Type.Integer({ minimum: 1, default: 200 }),
     /** Refused frames (answered `rate_limited`) before the connection is closed with 1008, unless its bucket fills up again first. */
     closeAfterRefused: Type.Integer({ minimum: 1, default: 100 })
   }, { additionalProperties: false })], { default: {} }),

@@ -29,6 +29,8 @@ export class RateLimiter {
 
   /** Takes a token for one frame; false (after answering or closing) when the frame must be dropped. */
   admit (connection: Connection, now: number = performance.now()): boolean {
+    // Frames still arriving after the 1008 close are neither served nor counted.
+    if (!connection.isOpen) return false
     let bucket = this.#buckets.get(connection)
     if (bucket === undefined) {
       bucket = { tokens: this.#options.burst, updatedAt: now, refused: 0 }
@@ -45,11 +47,9 @@ export class RateLimiter {
     this.refused++
     bucket.refused++
     if (bucket.refused >= this.#options.closeAfterRefused) {
-      if (connection.isOpen) {
-        this.closed++
-        connection.log.info({ refused: bucket.refused }, 'closing connection: sustained message rate over the limit')
-        connection.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded')
-      }
+      this.closed++
+      connection.log.info({ refused: bucket.refused }, 'closing connection: sustained message rate over the limit')
+      connection.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded')
       return false
     }
     connection.sendError(ErrorCode.RATE_LIMITED)

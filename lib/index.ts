@@ -21,6 +21,12 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     // decompression-bomb surface; `maxPayload` replaces ws' 100 MiB default.
     // ws bounds inflated frames by maxPayload too, when a user turns deflate on.
     options: { maxPayload: settings.maxPayload, perMessageDeflate: settings.perMessageDeflate },
+    // @fastify/websocket's default logs at error level and terminates the socket, which
+    // throws away the close frame ws has just queued (1002, 1007, 1009): a client's broken
+    // frame is the client's problem, and the client deserves the code.
+    errorHandler: function onSocketError (error, _socket, request) {
+      request.log.info({ err: error }, 'websocket error, connection closing')
+    },
     // Replaces @fastify/websocket's default, which closes sockets without a code.
     preClose: function closeSockets (this: FastifyInstance, done: (err?: Error) => void) {
       handshake.close()

@@ -13,7 +13,17 @@ t.test('malformed and oversized upgrade requests are refused and the server stay
 
   const manyHeaders: Record<string, string> = {}
   for (let i = 0; i < 2100; i++) manyHeaders[`X-Filler-${i}`] = 'v'
+  // The shape of CVE-2024-37890 (ws < 8.17.1 crashed): exactly 2,000 short headers, so the
+  // ones ws needs come after Node's maxHeadersCount and are dropped.
+  const tokenChars = "!#$%&'*+-.0123456789abcdefghijklmnopqrstuvwxyz^_`|~"
+  const atTheLimit: Record<string, string> = {}
+  for (const a of tokenChars) {
+    for (const b of tokenChars) if (Object.keys(atTheLimit).length < 2000) atTheLimit[a + b] = 'x'
+  }
+  const crashShape = `GET /ws HTTP/1.1\r\nHost: ${host}\r\n` + Object.entries(atTheLimit).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+    'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
   const cases: Array<[string, string, number]> = [
+    ['2,000 headers pushing the upgrade headers past maxHeadersCount (CVE-2024-37890)', crashShape, 400],
     ['more than 2,000 request headers', upgradeRequest('/ws', host, manyHeaders), 431],
     ['a 32,000-character Sec-WebSocket-Protocol', upgradeRequest('/ws', host, { 'Sec-WebSocket-Protocol': 'a'.repeat(32_000) }), 431],
     ['a long list of duplicate subprotocols (the old ws ReDoS shape)', upgradeRequest('/ws', host, { 'Sec-WebSocket-Protocol': 'a,'.repeat(4000) + 'a' }), 400],

@@ -1,6 +1,7 @@
 // Everything decided before the upgrade, in the WebSocket route's onRequest hook: a refused
 // client gets a plain HTTP status and never a 101, so no socket, no frame, no memory.
 // Order: shutting down (503), origin (403), capacity (503), per-address (429), authenticate (401).
+import type { Socket } from 'node:net'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import { createOriginCheck, type OriginCheck } from './origin.js'
@@ -146,9 +147,12 @@ export class HandshakeGuard {
     if (perAddressLimit !== undefined && fromAddress >= perAddressLimit) {
       throw new Refusal(HandshakeStatus.TOO_MANY_REQUESTS, 'Too many connections from this address')
     }
+    // app.injectWS() hands over a stream, not a TCP socket: nothing to hold a reservation by.
+    const socket = request.raw.socket as Socket | undefined
+    if (socket === undefined) return
     this.#reserved++
     this.#perAddress.set(address, fromAddress + 1)
-    request.raw.socket.once('close', () => {
+    socket.once('close', () => {
       this.#reserved--
       const count = (this.#perAddress.get(address) ?? 1) - 1
       if (count === 0) this.#perAddress.delete(address)

@@ -113,20 +113,20 @@ export function answeredFrame (random: Random): AnsweredFrame {
     const full = JSON.stringify(random.pick(VALID_FRAMES))
     return text('truncated JSON', full.slice(0, 1 + random.int(full.length - 1)))
   }
-  if (roll < 28) {
+  if (roll < 27) {
     // Deep nesting as the whole frame (not an object) or inside `data`: JSON.stringify
     // of the latter overflows the stack when published, and must answer, not crash.
     return random.int(2) === 0
-      ? text('deeply nested JSON', deepNesting(random, 60_000))
-      : text('deeply nested data', `{"type":"publish","channel":"fz.deep","id":"deep","data":${deepNesting(random, 60_000)}}`)
+      ? text('deeply nested JSON', deepNesting(random, 24_000))
+      : text('deeply nested data', `{"type":"publish","channel":"fz.deep","id":"deep","data":${deepNesting(random, 24_000)}}`)
   }
   if (roll < 34) {
     const big = random.pick([
       '{"type":"ping","ts":1e999}', '{"type":"ping","ts":-1e999}', `{"type":"ping","ts":${'9'.repeat(400)}}`,
-      `{"type":"subscribe","channel":"${'a'.repeat(20_000 + random.int(40_000))}"}`,
-      `{"type":"chat","content":"${'b'.repeat(4001 + random.int(50_000))}"}`,
+      `{"type":"subscribe","channel":"${'a'.repeat(201 + random.int(random.int(2) === 0 ? 1000 : 60_000))}"}`,
+      `{"type":"chat","content":"${'b'.repeat(4001 + random.int(random.int(2) === 0 ? 1000 : 50_000))}"}`,
       `{"type":"publish","channel":"fz.a","id":"${'c'.repeat(65 + random.int(10_000))}","data":1}`,
-      `{"type":"${'t'.repeat(1 + random.int(30_000))}"}`
+      `{"type":"${'t'.repeat(1 + random.int(random.int(2) === 0 ? 100 : 30_000))}"}`
     ])
     return text('huge numbers and strings', big)
   }

@@ -17,9 +17,9 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
   const handshake = new HandshakeGuard(settings, () => realtime.connectionCount)
 
   await fastify.register(websocket, {
-    // permessage-deflate stays off: it costs CPU and memory per socket and is a
-    // decompression-bomb surface; `maxPayload` replaces ws' 100 MiB default.
-    // ws bounds inflated frames by maxPayload too, when a user turns deflate on.
+    // permessage-deflate is off unless asked for: it costs CPU and memory per socket and is
+    // a decompression-bomb surface (ws bounds inflated frames by maxPayload when it is on);
+    // `maxPayload` replaces ws' 100 MiB default.
     options: { maxPayload: settings.maxPayload, perMessageDeflate: settings.perMessageDeflate },
     // @fastify/websocket's default logs at error level and terminates the socket, which
     // throws away the close frame ws has just queued (1002, 1007, 1009): a client's broken

@@ -64,6 +64,23 @@ t.test('message rate: rate_limited over the bucket, 1008 for sustained abuse, ot
   t.equal((await bystander.nextOfType('pong')).ts, 42)
 })
 
+t.test('message rate: a connection whose bucket refills is forgiven its earlier refusals', async (t) => {
+  const { app, connect } = await startServer(t, { plugin: { rateLimit: { messagesPerSecond: 10, burst: 2, closeAfterRefused: 3 } } })
+  const client = await connect()
+  const burst = async (from: number): Promise<void> => {
+    for (let i = from; i < from + 4; i++) client.send({ type: 'ping', ts: i })
+    await client.next((frame) => frame.type === 'pong' && frame.ts === from + 1)
+    await client.next((frame) => frame.code === ErrorCode.RATE_LIMITED)
+    await client.next((frame) => frame.code === ErrorCode.RATE_LIMITED)
+  }
+  await burst(0)
+  // No event marks a refilled bucket: waiting out the refill (2 tokens at 10/s) is the behaviour under test.
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  await burst(10)
+  t.equal(client.socket.readyState, client.socket.OPEN, 'four refusals in all, but never three without a refill in between: still open')
+  t.match(app.realtime.stats(), { rateLimited: 4, rateLimitClosed: 0 })
+})
+
 t.test('maxConnections: 503 before the upgrade, room again once one leaves', async (t) => {
   const { app, url, connect } = await startServer(t, { plugin: { maxConnections: 2 } })
   const first = await connect()

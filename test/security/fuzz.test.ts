@@ -60,7 +60,7 @@ t.test(`fuzz: ${TOTAL_FRAMES} malformed frames, seed ${seed}`, async (t) => {
     }
   }))
 
-  t.comment(`${frames} frames over ${connections} connections; ${[...kinds].map(([kind, n]) => `${kind}: ${n}`).join(', ')}`)
+  t.comment(`${frames} frames over ${connections} connections; ${[...kinds].sort(([a], [b]) => a.localeCompare(b)).map(([kind, n]) => `${kind}: ${n}`).join(', ')}`)
   t.ok(frames >= TOTAL_FRAMES, `sent ${frames} frames`)
   t.same(problems, [], `every frame answered, no unhandled rejection (seed ${seed})`)
   t.same(badCloses, [], `every fatal frame closed with its code (seed ${seed})`)

@@ -2,7 +2,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
-import { MemoryBroker } from './brokers/memory-broker.js'
 import { resolveOptions, type RealtimePluginOptions } from './options.js'
 import { Realtime } from './realtime.js'
 import { HandshakeGuard } from './handshake.js'
@@ -13,7 +12,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     throw new Error('fastify-realtime registers @fastify/websocket itself (with its own limits and close handling); do not register it before')
   }
   const settings = resolveOptions(options)
-  const realtime = new Realtime(settings, settings.broker ?? new MemoryBroker(), fastify.log)
+  const realtime = new Realtime(settings, settings.broker, fastify.log)
   const handshake = new HandshakeGuard(settings, () => realtime.connectionCount)
 
   await fastify.register(websocket, {
@@ -21,9 +20,10 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     // a decompression-bomb surface (ws bounds inflated frames by maxPayload when it is on);
     // `maxPayload` replaces ws' 100 MiB default.
     options: { maxPayload: settings.maxPayload, perMessageDeflate: settings.perMessageDeflate },
-    // @fastify/websocket's default logs at error level and terminates the socket, which
-    // throws away the close frame ws has just queued (1002, 1007, 1009): a client's broken
-    // frame is the client's problem, and the client deserves the code.
+    // Socket errors are almost always the peer's doing (bad UTF-8, oversized or malformed
+    // frames): ws has already queued the right close code (1002, 1007, 1009) and closes the
+    // socket itself, so log at info and do not terminate: terminating here can reset the
+    // connection before that close frame gets out (the fuzz test checks every code).
     errorHandler: function onSocketError (error, _socket, request) {
       request.log.info({ err: error }, 'websocket error, connection closing')
     },
@@ -79,6 +79,8 @@ export { HandshakeStatus, tokenFromRequest, type TokenSources } from './handshak
 export { USER_NAMESPACE, PRIVATE_NAMESPACE } from './authorization.js'
 export type { AuthorizeFunction, AuthorizeRequest, AuthenticateFunction, AllowedOrigins, ChannelAction } from './options.js'
 export { MemoryBroker } from './brokers/memory-broker.js'
+export { RedisBroker } from './brokers/redis-broker.js'
+export type { RedisBrokerOptions } from './brokers/redis-broker.js'
 export type { Broker, BrokerContext, BrokerListener, BrokerState } from './brokers/broker.js'
 export { ErrorCode, CloseCode, RealtimeError, errorMessages, FINAL_CLOSE_CODES } from './errors.js'
 export * from './protocol.js'

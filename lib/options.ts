@@ -5,6 +5,8 @@ import { Compile } from 'typebox/compile'
 import type { FastifyRequest } from 'fastify'
 import type { Broker } from './brokers/broker.js'
 import type { Connection } from './connection.js'
+import { MemoryBroker } from './brokers/memory-broker.js'
+import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 
 export const OptionsSchema = Type.Object({
   /** Route of the WebSocket endpoint. */
@@ -76,6 +78,8 @@ export type AllowedOrigins = ReadonlyArray<string | RegExp> | ((origin: string, 
 export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLimit' | 'slowConsumer'>> {
   /** Where frames travel between publishers and subscribers; `MemoryBroker` (one process) by default. */
   broker?: Broker
+  /** Fan out through Redis: shorthand for `broker: new RedisBroker(redis)`. */
+  redis?: RedisBrokerOptions
   rateLimit?: false | Partial<RateLimitOptions>
   slowConsumer?: Partial<SlowConsumerOptions>
   /** Runs before the upgrade; its result becomes `connection.user`. */
@@ -90,7 +94,7 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
 
 export interface ResolvedOptions extends DataOptions {
   nodeId: string
-  broker: Broker | undefined
+  broker: Broker
   authenticate: AuthenticateFunction | undefined
   authorize: AuthorizeFunction | undefined
   allowedOrigins: AllowedOrigins | undefined
@@ -131,7 +135,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, authenticate, authorize, allowedOrigins, userId, ...data } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId, ...data } = options
   const withDefaults = validator.Default(structuredClone(data)) as Record<string, unknown>
   for (const key of Object.keys(withDefaults)) {
     // Fastify passes its own register options (prefix, logLevel...) through; they are not ours.
@@ -148,6 +152,9 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   if (broker !== undefined && !isBroker(broker)) {
     throw new TypeError('fastify-realtime: broker must implement start, publish, subscribe, unsubscribe and close')
   }
+  if (broker !== undefined && redis !== undefined) {
+    throw new TypeError('fastify-realtime: give either broker or redis, not both')
+  }
   checkFunction('authenticate', authenticate)
   checkFunction('authorize', authorize)
   checkFunction('userId', userId)
@@ -156,7 +163,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   return {
     ...resolved,
     nodeId: resolved.nodeId ?? randomUUID(),
-    broker,
+    broker: broker ?? createBroker(redis),
     authenticate,
     authorize,
     allowedOrigins,
@@ -165,4 +172,10 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
       return id === undefined || id === null || id === '' ? undefined : String(id)
     }
   }
+}
+
+function createBroker (redis: RedisBrokerOptions | undefined): Broker {
+  if (redis === undefined) return new MemoryBroker()
+  if (redis === null || typeof redis !== 'object') throw new TypeError('fastify-realtime: redis must be an object ({ url } or { client })')
+  return new RedisBroker(redis)
 }

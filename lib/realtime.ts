@@ -69,6 +69,8 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
+  /** The broker subscription still being set up per channel, so a repeated subscribe waits for it too. */
+  readonly #pendingSubscriptions = new Map<string, Promise<void>>()
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
     this.#settings = settings
@@ -182,14 +184,22 @@ export class Realtime {
   /** Subscribes a connection; resolves once frames of the channel reach this node. */
   async subscribe (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    if (!this.#registry.add(connection, channel)) return
-    try {
-      await this.#broker.subscribe(channel)
-    } catch (err) {
+    if (!this.#registry.add(connection, channel)) {
+      // Already a member: answer only once the first request's subscription is live.
+      await this.#pendingSubscriptions.get(channel)
+      return
+    }
+    const pending = this.#broker.subscribe(channel).catch((err: unknown) => {
       // The broker holds a reference even when it fails; drop it unless a concurrent
       // unsubscribe or disconnect already did.
       if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
       throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+    })
+    this.#pendingSubscriptions.set(channel, pending)
+    try {
+      await pending
+    } finally {
+      if (this.#pendingSubscriptions.get(channel) === pending) this.#pendingSubscriptions.delete(channel)
     }
   }
 
@@ -228,7 +238,13 @@ export class Realtime {
 
   async start (): Promise<void> {
     await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId })
-    await this.#broker.subscribe(BROADCAST_CHANNEL)
+    try {
+      await this.#broker.subscribe(BROADCAST_CHANNEL)
+    } catch (err) {
+      // A broker started degraded keeps the reference and subscribes once it connects.
+      if (this.#broker.state !== 'unavailable') throw err
+      this.#log.warn({ err }, 'broadcast channel not subscribed yet: the broker is unavailable')
+    }
     this.#heartbeat.start()
   }
 

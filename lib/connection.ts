@@ -5,6 +5,12 @@ import WebSocket from 'ws'
 import { ErrorCode, errorMessages } from './errors.js'
 import type { ServerMessage } from './protocol.js'
 
+/** A frame of an application's own type, sent with `connection.send()`. */
+export interface ApplicationFrame {
+  type: string
+  [field: string]: unknown
+}
+
 export interface ConnectionInit {
   socket: WebSocket
   remoteAddress: string
@@ -48,8 +54,8 @@ export class Connection {
     return this.socket.readyState === WebSocket.OPEN
   }
 
-  /** Serializes and sends one reply to this connection alone. */
-  send (message: ServerMessage): void {
+  /** Serializes and sends one frame to this connection alone: a protocol frame or one of your own types. */
+  send (message: ServerMessage | ApplicationFrame): void {
     if (!this.isOpen) return
     const text = JSON.stringify(message)
     this.#counters.messagesOut++

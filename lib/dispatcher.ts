@@ -7,6 +7,7 @@ import type { TSchema } from 'typebox'
 import type { Validator } from 'typebox/compile'
 import type { Connection, TrafficCounters } from './connection.js'
 import { ErrorCode, RealtimeError } from './errors.js'
+import { MAX_REQUEST_ID_LENGTH } from './protocol.js'
 
 export type MessageHandler<Message = any> = (message: Message, connection: Connection) => unknown
 
@@ -22,7 +23,6 @@ export interface ValidationIssue {
 }
 
 const MAX_ISSUES = 10
-const MAX_REQUEST_ID_LENGTH = 64
 
 // `__proto__` and `constructor.prototype` keys are refused outright, not silently removed:
 // a client learns its frame was rejected, and no object we build can be polluted.
@@ -119,8 +119,13 @@ export class Dispatcher {
   #reportFailure (connection: Connection, err: unknown, id: string | undefined): void {
     if (err instanceof RealtimeError) {
       connection.log.debug({ code: err.code }, err.message)
-      connection.sendError(err.code, id, err.details, err.message)
-      return
+      try {
+        connection.sendError(err.code, id, err.details, err.message)
+        return
+      } catch (serializeErr) {
+        // `details` JSON cannot hold (a BigInt, a cycle): a handler bug, not the client's.
+        err = serializeErr
+      }
     }
     // The client gets a code, never a stack; the log gets everything.
     connection.log.error({ err }, 'message handler failed')

@@ -71,7 +71,7 @@ export const CloseCode = {
   INTERNAL_ERROR: 1011,
   /** The connection could not keep up with what it was sent (slow consumer). */
   TRY_AGAIN_LATER: 1013,
-  /** Custom: no answer to heartbeats in time (only seen in logs; the peer is gone). */
+  /** Custom, never sent by the server: the client closes with it when the server fell silent (its heartbeat timeout). */
   HEARTBEAT_TIMEOUT: 4000
 } as const
 

@@ -135,12 +135,15 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId, ...data } = options
-  const withDefaults = validator.Default(structuredClone(data)) as Record<string, unknown>
-  for (const key of Object.keys(withDefaults)) {
-    // Fastify passes its own register options (prefix, logLevel...) through; they are not ours.
-    if (!(key in OptionsSchema.properties)) delete withDefaults[key]
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId } = options
+  // Only our data options: Fastify passes its own register options (prefix, logLevel,
+  // logSerializers with functions...) through, and they are not ours to check or copy.
+  const data: Record<string, unknown> = {}
+  for (const key of Object.keys(OptionsSchema.properties)) {
+    const value = (options as Record<string, unknown>)[key]
+    if (value !== undefined) data[key] = structuredClone(value)
   }
+  const withDefaults = validator.Default(data) as Record<string, unknown>
   if (!validator.Check(withDefaults)) {
     const [first] = validator.Errors(withDefaults)
     throw new TypeError(`fastify-realtime: invalid option ${first?.instancePath.slice(1) ?? ''}: ${first?.message ?? 'invalid'}`)

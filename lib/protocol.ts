@@ -22,8 +22,11 @@ export function isValidChannel (channel: unknown): channel is string {
 
 export const Channel = Type.String({ minLength: 1, maxLength: MAX_CHANNEL_LENGTH, pattern: CHANNEL_PATTERN })
 
+/** Longest request id accepted. */
+export const MAX_REQUEST_ID_LENGTH = 64
+
 /** Correlates a request with its `ack` or `error`. Chosen by the client. */
-export const RequestId = Type.String({ minLength: 1, maxLength: 64 })
+export const RequestId = Type.String({ minLength: 1, maxLength: MAX_REQUEST_ID_LENGTH })
 
 // Client to server
 

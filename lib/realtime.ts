@@ -52,6 +52,8 @@ export type CustomMessage<Type extends string, Schema extends TSchema> = Static<
 
 export type CustomMessageHandler<Message> = (message: Message, connection: Connection) => unknown
 
+function ignore (): void {}
+
 // Sockets carry their connection under a symbol so one set of listeners serves them all.
 const kConnection = Symbol('fastify-realtime.connection')
 type TrackedSocket = WebSocket & { [kConnection]?: Connection }
@@ -69,8 +71,8 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
-  /** The broker subscription still being set up per channel, so a repeated subscribe waits for it too. */
-  readonly #pendingSubscriptions = new Map<string, Promise<void>>()
+  /** Channel operations still running, per connection and channel: each waits for the one before. */
+  readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
     this.#settings = settings
@@ -181,30 +183,19 @@ export class Realtime {
     await this.#broker.publish(BROADCAST_CHANNEL, broadcastFrame(data, Date.now()))
   }
 
-  /** Subscribes a connection; resolves once frames of the channel reach this node. */
+  /**
+   * Subscribes a connection; resolves once frames of the channel reach this node.
+   * Subscribes and unsubscribes of one connection and channel run in request order.
+   */
   async subscribe (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    if (!this.#registry.add(connection, channel)) {
-      // Already a member: answer only once the first request's subscription is live.
-      await this.#pendingSubscriptions.get(channel)
-      return
-    }
-    const pending = this.#broker.subscribe(channel).catch((err: unknown) => {
-      // The broker holds a reference even when it fails; drop it unless a concurrent
-      // unsubscribe or disconnect already did.
-      if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
-      throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
-    })
-    this.#pendingSubscriptions.set(channel, pending)
-    try {
-      await pending
-    } finally {
-      if (this.#pendingSubscriptions.get(channel) === pending) this.#pendingSubscriptions.delete(channel)
-    }
+    await this.#inOrder(connection, channel, () => this.#join(connection, channel))
   }
 
   async unsubscribe (connection: Connection, channel: string): Promise<void> {
-    if (this.#registry.remove(connection, channel)) await this.#broker.unsubscribe(channel)
+    await this.#inOrder(connection, channel, async () => {
+      if (this.#registry.remove(connection, channel)) await this.#broker.unsubscribe(channel)
+    })
   }
 
   // Used by the built-in handlers
@@ -212,13 +203,18 @@ export class Realtime {
   /** A client's subscribe: namespace rules, `authorize`, then the subscription limit. */
   async subscribeFrom (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#authorization.check(connection, channel, 'subscribe')
-    // Checked after the await and right before the synchronous registry add, so concurrent
-    // subscribes of one connection cannot overshoot the limit.
-    if (connection.channels.size >= this.#settings.maxSubscriptionsPerConnection && !connection.channels.has(channel)) {
-      throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${this.#settings.maxSubscriptionsPerConnection} subscriptions per connection`)
-    }
-    await this.subscribe(connection, channel)
+    // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
+    // that is still being authorized.
+    await this.#inOrder(connection, channel, async () => {
+      await this.#authorization.check(connection, channel, 'subscribe')
+      // Checked in the same synchronous step as #join's registry add, so concurrent
+      // subscribes of one connection cannot overshoot the limit.
+      const limit = this.#settings.maxSubscriptionsPerConnection
+      if (connection.channels.size >= limit && !connection.channels.has(channel)) {
+        throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
+      }
+      await this.#join(connection, channel)
+    })
   }
 
   /** A client's publish. */
@@ -300,6 +296,38 @@ export class Realtime {
     }
     const members = this.#registry.members(channel)
     if (members !== undefined) fanOut(frame, members, this.#counters, this.#slowConsumers)
+  }
+
+  async #join (connection: Connection, channel: string): Promise<void> {
+    // A connection that closed while this waited its turn must not re-enter the registry.
+    if (!this.#connections.has(connection.id)) return
+    // Already a member: operations run in order, so its subscription is live.
+    if (!this.#registry.add(connection, channel)) return
+    try {
+      await this.#broker.subscribe(channel)
+    } catch (err) {
+      // The broker holds a reference even when it fails; drop it unless a disconnect already did.
+      if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
+      throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+    }
+  }
+
+  /**
+   * Runs `operation` after the previous operation of the same connection and channel has
+   * settled, so pipelined subscribe/unsubscribe requests take effect and are answered in order.
+   */
+  #inOrder (connection: Connection, channel: string, operation: () => Promise<void>): Promise<void> {
+    let queue = this.#channelOperations.get(connection)
+    if (queue === undefined) {
+      queue = new Map()
+      this.#channelOperations.set(connection, queue)
+    }
+    const previous = queue.get(channel)
+    const result = previous === undefined ? operation() : previous.then(operation)
+    const settled = result.then(ignore, ignore)
+    queue.set(channel, settled)
+    settled.then(() => { if (queue.get(channel) === settled) queue.delete(channel) }, ignore)
+    return result
   }
 
   #releaseChannel (channel: string): void {

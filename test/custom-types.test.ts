@@ -80,3 +80,19 @@ t.test('a strict schema still accepts type and id', async (t) => {
   t.same(await client.request({ type: 'strict', n: 21 }, 's'), { type: 'ack', id: 's', data: 42 })
   t.equal((await client.request({ type: 'strict', n: 1, extra: true }, 'x')).code, ErrorCode.INVALID_MESSAGE)
 })
+
+t.test('a RealtimeError whose details JSON cannot hold answers internal_error and keeps the process up', async (t) => {
+  const { connect } = await startServer(t, {
+    setup: (app) => {
+      app.realtime.handle('bigint', Type.Object({}), async () => { throw new RealtimeError(ErrorCode.FORBIDDEN, 'no', { big: 10n }) })
+      app.realtime.handle('bigint-sync', Type.Object({}), () => { throw new RealtimeError(ErrorCode.FORBIDDEN, 'no', { big: 10n }) })
+      app.realtime.handle('bigint-result', Type.Object({}), () => 10n)
+    }
+  })
+  const client = await connect()
+  for (const type of ['bigint', 'bigint-sync', 'bigint-result']) {
+    t.match(await client.request({ type }, type), { type: 'error', code: ErrorCode.INTERNAL_ERROR, id: type }, type)
+  }
+  client.send({ type: 'ping', ts: 9 })
+  t.equal((await client.nextOfType('pong')).ts, 9)
+})

@@ -4,7 +4,8 @@ import { once } from 'node:events'
 import { CloseCode } from '../lib/errors.js'
 import { startServer } from './helpers/server.js'
 
-const heartbeat = { heartbeatInterval: 300, heartbeatTimeout: 150 }
+// Generous for a loaded CI machine: a healthy peer has 750 ms to answer on loopback.
+const heartbeat = { heartbeatInterval: 1500, heartbeatTimeout: 750 }
 
 t.test('a peer that does not answer pings is terminated and cleaned up; one that answers stays', async (t) => {
   const { connect, app } = await startServer(t, { plugin: heartbeat })

@@ -40,6 +40,6 @@ t.test('registering @fastify/websocket first is refused with an explanation', as
 t.test('Fastify register options such as prefix are not mistaken for ours', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(realtime, { prefix: '/api', logLevel: 'warn' } as never)
+  await app.register(realtime, { prefix: '/api', logLevel: 'warn', logSerializers: { user: (user: unknown) => String(user) } } as never)
   t.ok(app.realtime)
 })

@@ -84,3 +84,16 @@ t.test('allowClientPublish: false refuses every client publish and chat', async 
   await settle(client)
   t.same(client.seen((frame) => frame.type === 'message' || frame.type === 'chat').length, 1)
 })
+
+t.test('a slow authorize does not let a pipelined unsubscribe overtake its subscribe', async (t) => {
+  const { app, connect } = await startServer(t, {
+    plugin: { authorize: async () => { await new Promise((resolve) => setTimeout(resolve, 20)); return true } }
+  })
+  const client = await connect()
+  client.send({ type: 'subscribe', channel: 'room', id: 'sub' })
+  client.send({ type: 'unsubscribe', channel: 'room', id: 'unsub' })
+  t.match(await client.next((frame) => frame.id === 'sub'), { type: 'subscribed' })
+  t.match(await client.next((frame) => frame.id === 'unsub'), { type: 'unsubscribed' })
+  t.equal(app.realtime.subscriberCount('room'), 0, 'the last request wins: not subscribed')
+  t.same(client.seen((frame) => frame.id === 'sub' || frame.id === 'unsub').map((frame) => frame.id), ['sub', 'unsub'], 'answered in order')
+})

@@ -21,9 +21,9 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     // `maxPayload` replaces ws' 100 MiB default.
     options: { maxPayload: settings.maxPayload, perMessageDeflate: settings.perMessageDeflate },
     // Socket errors are almost always the peer's doing (bad UTF-8, oversized or malformed
-    // frames): ws has already queued the right close code (1002, 1007, 1009) and closes the
-    // socket itself, so log at info and do not terminate: terminating here can reset the
-    // connection before that close frame gets out (the fuzz test checks every code).
+    // frames): ws has already queued the right close code (1002, 1007, 1009) and ends the
+    // socket itself once the peer answers (or after its close timeout), so log at info and
+    // leave the closing handshake to ws instead of cutting it short with terminate().
     errorHandler: function onSocketError (error, _socket, request) {
       request.log.info({ err: error }, 'websocket error, connection closing')
     },

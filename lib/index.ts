@@ -22,8 +22,8 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     options: { maxPayload: settings.maxPayload, perMessageDeflate: settings.perMessageDeflate },
     // Socket errors are almost always the peer's doing (bad UTF-8, oversized or malformed
     // frames): ws has already queued the right close code (1002, 1007, 1009) and ends the
-    // socket itself once the peer answers (or after its close timeout), so log at info and
-    // leave the closing handshake to ws instead of cutting it short with terminate().
+    // socket itself once that frame is written, so log at info and leave the ending to ws
+    // rather than destroying the socket with terminate() while the frame may still be queued.
     errorHandler: function onSocketError (error, _socket, request) {
       request.log.info({ err: error }, 'websocket error, connection closing')
     },

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { resolveOptions, type RealtimePluginOptions } from './options.js'
 import { Realtime } from './realtime.js'
+import { HandshakeGuard } from './handshake.js'
 
 const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function realtimePlugin (fastify, options) {
   if (fastify.hasDecorator('realtime')) throw new Error('fastify-realtime has already been registered')
@@ -12,19 +13,23 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
   }
   const settings = resolveOptions(options)
   const realtime = new Realtime(settings, settings.broker, fastify.log)
+  const handshake = new HandshakeGuard(settings, () => realtime.connectionCount)
 
   await fastify.register(websocket, {
-    // permessage-deflate stays off: it costs CPU and memory per socket and is a
-    // decompression-bomb surface; `maxPayload` replaces ws' 100 MiB default.
-    options: { maxPayload: settings.maxPayload, perMessageDeflate: false },
+    // permessage-deflate is off unless asked for: it costs CPU and memory per socket and is
+    // a decompression-bomb surface (ws bounds inflated frames by maxPayload when it is on);
+    // `maxPayload` replaces ws' 100 MiB default.
+    options: { maxPayload: settings.maxPayload, perMessageDeflate: settings.perMessageDeflate },
     // Socket errors are almost always the peer's doing (bad UTF-8, oversized or malformed
-    // frames): ws has already sent the right close code, so log at info, not error.
-    errorHandler: function onSocketError (error, socket, request) {
-      request.log.info({ err: error }, 'websocket error, connection dropped')
-      socket.terminate()
+    // frames): ws has already queued the right close code (1002, 1007, 1009) and ends the
+    // socket itself once that frame is written, so log at info and leave the ending to ws
+    // rather than destroying the socket with terminate() while the frame may still be queued.
+    errorHandler: function onSocketError (error, _socket, request) {
+      request.log.info({ err: error }, 'websocket error, connection closing')
     },
     // Replaces @fastify/websocket's default, which closes sockets without a code.
     preClose: function closeSockets (this: FastifyInstance, done: (err?: Error) => void) {
+      handshake.close()
       realtime.closeConnections().then(() => this.websocketServer.close(() => done()), done)
     }
   })
@@ -37,8 +42,12 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     return realtime.broadcast(data)
   })
 
-  fastify.get(settings.path, { websocket: true }, function realtimeRoute (socket, request) {
-    realtime.accept(socket, request)
+  // Authentication, origin and connection limits run before the upgrade (see handshake.ts).
+  fastify.get(settings.path, { websocket: true, onRequest: handshake.onRequest }, function realtimeRoute (socket, request) {
+    realtime.accept(socket, request, handshake.userOf(request))
+  })
+  fastify.addHook('onReady', async function warnAboutOptions () {
+    handshake.warnings(fastify.log, fastify.hasRequestDecorator('cookies'))
   })
 
   await realtime.start()
@@ -67,6 +76,9 @@ export { Realtime } from './realtime.js'
 export type { RealtimeStats, CustomMessage, CustomMessageHandler } from './realtime.js'
 export { Connection } from './connection.js'
 export type { ApplicationFrame } from './connection.js'
+export { HandshakeStatus, tokenFromRequest, type TokenSources } from './handshake.js'
+export { USER_NAMESPACE, PRIVATE_NAMESPACE } from './authorization.js'
+export type { AuthorizeFunction, AuthorizeRequest, AuthenticateFunction, AllowedOrigins, ChannelAction } from './options.js'
 export { MemoryBroker } from './brokers/memory-broker.js'
 export { RedisBroker } from './brokers/redis-broker.js'
 export type { RedisBrokerOptions } from './brokers/redis-broker.js'

@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto'
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
+import type { FastifyRequest } from 'fastify'
 import type { Broker } from './brokers/broker.js'
+import type { Connection } from './connection.js'
 import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 
@@ -18,21 +20,85 @@ export const OptionsSchema = Type.Object({
   /** Milliseconds `app.close()` waits for clients to answer the 1001 close before cutting them off. */
   closeGracePeriod: Type.Integer({ minimum: 0, default: 1000 }),
   /** This node's id, sent in the welcome frame and in broker envelopes. Random by default. */
-  nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
+  nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  /** permessage-deflate; off by default (CPU, memory per socket). Inflated frames stay bounded by `maxPayload`. */
+  perMessageDeflate: Type.Boolean({ default: false }),
+  /** Open connections this node accepts; more upgrades are answered 503 before the upgrade. */
+  maxConnections: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** Open connections per client address (the `trustProxy` address); more are answered 429. Off by default. */
+  maxConnectionsPerAddress: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Channels one connection may be subscribed to at once; more answer `too_many_subscriptions`. */
+  maxSubscriptionsPerConnection: Type.Integer({ minimum: 1, default: 100 }),
+  /** Refuse (403) handshakes without an `Origin` header. Off: non-browser clients send none. */
+  requireOrigin: Type.Boolean({ default: false }),
+  /** Whether clients may `publish` and `chat`; when false both answer `forbidden`. */
+  allowClientPublish: Type.Boolean({ default: true }),
+  /** Per-connection token bucket over every incoming frame, or `false` for none. */
+  rateLimit: Type.Union([Type.Literal(false), Type.Object({
+    /** Frames per second a connection may send, sustained. */
+    messagesPerSecond: Type.Number({ exclusiveMinimum: 0, default: 50 }),
+    /** Frames a connection may send at once; room for re-subscribing `maxSubscriptionsPerConnection` channels after a reconnect. */
+    burst: Type.Integer({ minimum: 1, default: 200 }),
+    /** Refused frames (answered `rate_limited`) before the connection is closed with 1008, unless its bucket fills up again first. */
+    closeAfterRefused: Type.Integer({ minimum: 1, default: 100 })
+  }, { additionalProperties: false })], { default: {} }),
+  /** Cap on each connection's queued outgoing bytes, and what happens above it. */
+  slowConsumer: Type.Object({
+    /** Bytes queued on the socket (`writableLength`) above which the policy applies. */
+    maxBufferedBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+    /** `close`: close with 1013 (terminated after `closeGracePeriod`); `drop`: skip frames for it until it catches up. */
+    policy: Type.Union([Type.Literal('close'), Type.Literal('drop')], { default: 'close' })
+  }, { default: {}, additionalProperties: false })
 })
 
 export type DataOptions = Static<typeof OptionsSchema>
+export type RateLimitOptions = Exclude<DataOptions['rateLimit'], false>
+export type SlowConsumerOptions = DataOptions['slowConsumer']
 
-export interface RealtimePluginOptions extends Partial<DataOptions> {
+/** What `authorize` is asked about. */
+export type ChannelAction = 'subscribe' | 'publish'
+
+export interface AuthorizeRequest {
+  connection: Connection
+  /** What `authenticate` returned, or undefined without `authenticate`. */
+  user: unknown
+  channel: string
+  action: ChannelAction
+}
+
+/** True allows; false, undefined or a throw refuses with `forbidden` (a thrown `RealtimeError` answers its own code). */
+export type AuthorizeFunction = (request: AuthorizeRequest) => boolean | undefined | Promise<boolean | undefined>
+
+/** Returns the user or context of the connection; throwing, or returning null/undefined/false, answers 401. */
+export type AuthenticateFunction = (request: FastifyRequest) => unknown
+
+/** Exact origins, anchored regexes, or a function deciding per origin. */
+export type AllowedOrigins = ReadonlyArray<string | RegExp> | ((origin: string, request: FastifyRequest) => boolean)
+
+export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLimit' | 'slowConsumer'>> {
   /** Where frames travel between publishers and subscribers; `MemoryBroker` (one process) by default. */
   broker?: Broker
   /** Fan out through Redis: shorthand for `broker: new RedisBroker(redis)`. */
   redis?: RedisBrokerOptions
+  rateLimit?: false | Partial<RateLimitOptions>
+  slowConsumer?: Partial<SlowConsumerOptions>
+  /** Runs before the upgrade; its result becomes `connection.user`. */
+  authenticate?: AuthenticateFunction
+  /** Decides each client `subscribe` and `publish`, after the built-in namespace rules. */
+  authorize?: AuthorizeFunction
+  /** Origins allowed to open a connection; any origin when unset. */
+  allowedOrigins?: AllowedOrigins
+  /** The id of a user, for `user:<id>` channels and `disconnectUser()`; default `user.id ?? user.sub`. */
+  userId?: (user: unknown) => string | number | undefined
 }
 
 export interface ResolvedOptions extends DataOptions {
   nodeId: string
   broker: Broker
+  authenticate: AuthenticateFunction | undefined
+  authorize: AuthorizeFunction | undefined
+  allowedOrigins: AllowedOrigins | undefined
+  userId: (user: unknown) => string | undefined
 }
 
 const validator = Compile(OptionsSchema)
@@ -43,9 +109,33 @@ function isBroker (value: unknown): value is Broker {
   return ['start', 'publish', 'subscribe', 'unsubscribe', 'close'].every((name) => typeof broker[name] === 'function')
 }
 
+function checkFunction (name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') throw new TypeError(`fastify-realtime: ${name} must be a function`)
+}
+
+function checkAllowedOrigins (value: unknown): void {
+  if (value === undefined || typeof value === 'function') return
+  if (!Array.isArray(value)) throw new TypeError('fastify-realtime: allowedOrigins must be an array of strings and RegExps, or a function')
+  for (const origin of value) {
+    if (typeof origin === 'string') continue
+    if (!(origin instanceof RegExp)) throw new TypeError('fastify-realtime: allowedOrigins must be an array of strings and RegExps, or a function')
+    // An unanchored /example\.com/ also matches https://example.com.evil.com: refuse it outright.
+    if (!origin.source.startsWith('^') || !origin.source.endsWith('$')) {
+      throw new TypeError(`fastify-realtime: allowedOrigins regex ${String(origin)} must be anchored with ^ and $`)
+    }
+  }
+}
+
+function defaultUserId (user: unknown): string | number | undefined {
+  if (user === null || typeof user !== 'object') return undefined
+  const { id, sub } = user as { id?: unknown, sub?: unknown }
+  const value = id ?? sub
+  return typeof value === 'string' || typeof value === 'number' ? value : undefined
+}
+
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -68,7 +158,23 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   if (broker !== undefined && redis !== undefined) {
     throw new TypeError('fastify-realtime: give either broker or redis, not both')
   }
-  return { ...resolved, nodeId: resolved.nodeId ?? randomUUID(), broker: broker ?? createBroker(redis) }
+  checkFunction('authenticate', authenticate)
+  checkFunction('authorize', authorize)
+  checkFunction('userId', userId)
+  checkAllowedOrigins(allowedOrigins)
+  const idOf = userId ?? defaultUserId
+  return {
+    ...resolved,
+    nodeId: resolved.nodeId ?? randomUUID(),
+    broker: broker ?? createBroker(redis),
+    authenticate,
+    authorize,
+    allowedOrigins,
+    userId: (user) => {
+      const id = idOf(user)
+      return id === undefined || id === null || id === '' ? undefined : String(id)
+    }
+  }
 }
 
 function createBroker (redis: RedisBrokerOptions | undefined): Broker {

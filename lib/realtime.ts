@@ -11,14 +11,21 @@ import { ErrorCode, RealtimeError, CloseCode } from './errors.js'
 import { fanOut } from './fanout.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
+import { Authorization } from './authorization.js'
+import { RateLimiter } from './rate-limit.js'
+import { SlowConsumerGuard } from './slow-consumer.js'
+import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
 import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
 
-export interface RealtimeSettings {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
   closeGracePeriod: number
+  maxSubscriptionsPerConnection: number
+  rateLimit: false | RateLimitOptions
+  slowConsumer: SlowConsumerOptions
 }
 
 export interface RealtimeStats {
@@ -30,6 +37,14 @@ export interface RealtimeStats {
   bytesOut: number
   broker: BrokerState
   nodeId: string
+  /** Connections closed with 1013 for not reading what they were sent. */
+  slowConsumersClosed: number
+  /** Frames skipped for connections over the queued-bytes cap (policy `drop`). */
+  slowConsumerDrops: number
+  /** Incoming frames refused by the rate limit. */
+  rateLimited: number
+  /** Connections closed with 1008 for sustained abuse of the rate limit. */
+  rateLimitClosed: number
 }
 
 /** What a registered message type's handler receives: the schema's fields plus `type` and `id`. */
@@ -53,11 +68,17 @@ export class Realtime {
   readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0 }
   readonly #dispatcher = new Dispatcher(this.#counters)
   readonly #heartbeat: Heartbeat
+  readonly #authorization: Authorization
+  readonly #rateLimiter: RateLimiter | undefined
+  readonly #slowConsumers: SlowConsumerGuard
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
     this.#settings = settings
+    this.#authorization = new Authorization(settings)
+    this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
+    this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
     this.nodeId = settings.nodeId
     this.#broker = broker
     this.#log = log
@@ -101,8 +122,28 @@ export class Realtime {
       channels: this.#registry.channelCount,
       ...this.#counters,
       broker: this.#broker.state,
-      nodeId: this.nodeId
+      nodeId: this.nodeId,
+      slowConsumersClosed: this.#slowConsumers.closed,
+      slowConsumerDrops: this.#slowConsumers.dropped,
+      rateLimited: this.#rateLimiter?.refused ?? 0,
+      rateLimitClosed: this.#rateLimiter?.closed ?? 0
     }
+  }
+
+  /**
+   * Closes every connection of a user (by `userId`, see the option) with 1008, e.g. when
+   * a session is revoked or expires. Returns how many were closed.
+   */
+  disconnectUser (userId: string | number, reason = 'session ended'): number {
+    const wanted = String(userId)
+    let closed = 0
+    for (const connection of this.#connections.values()) {
+      if (this.#authorization.userIdOf(connection.user) !== wanted) continue
+      connection.close(CloseCode.POLICY_VIOLATION, closeReason(reason))
+      closed++
+    }
+    if (closed > 0) this.#log.info({ userId: wanted, connections: closed }, 'disconnected user')
+    return closed
   }
 
   /**
@@ -159,13 +200,33 @@ export class Realtime {
 
   // Used by the built-in handlers
 
+  /** A client's subscribe: namespace rules, `authorize`, then the subscription limit. */
+  async subscribeFrom (connection: Connection, channel: string): Promise<void> {
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
+    // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
+    // that is still being authorized.
+    await this.#inOrder(connection, channel, async () => {
+      await this.#authorization.check(connection, channel, 'subscribe')
+      // Checked in the same synchronous step as #join's registry add, so concurrent
+      // subscribes of one connection cannot overshoot the limit.
+      const limit = this.#settings.maxSubscriptionsPerConnection
+      if (connection.channels.size >= limit && !connection.channels.has(channel)) {
+        throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
+      }
+      await this.#join(connection, channel)
+    })
+  }
+
   /** A client's publish. */
-  async publishFrom (_connection: Connection, channel: string, data: unknown): Promise<void> {
+  async publishFrom (connection: Connection, channel: string, data: unknown): Promise<void> {
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
+    await this.#authorization.check(connection, channel, 'publish')
     await this.publish(channel, data)
   }
 
   /** A client's chat line, delivered to everyone as `{type:'chat', from, content, ts}`. */
   async chat (connection: Connection, content: string): Promise<void> {
+    this.#authorization.checkChat()
     await this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now()))
   }
 
@@ -230,11 +291,11 @@ export class Realtime {
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
-      fanOut(frame, this.#connections.values(), this.#counters)
+      fanOut(frame, this.#connections.values(), this.#counters, this.#slowConsumers)
       return
     }
     const members = this.#registry.members(channel)
-    if (members !== undefined) fanOut(frame, members, this.#counters)
+    if (members !== undefined) fanOut(frame, members, this.#counters, this.#slowConsumers)
   }
 
   async #join (connection: Connection, channel: string): Promise<void> {
@@ -283,10 +344,17 @@ export class Realtime {
   // One listener of each kind for all sockets; `this` is the socket.
   readonly #onSocketMessage = (() => {
     const dispatcher = this.#dispatcher
+    // Read at call time: field initializers run before the constructor creates these.
+    const admit = (connection: Connection): boolean => {
+      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection)) return false
+      // A client that sends but does not read would pile up our replies: same cap as fan-out.
+      return this.#slowConsumers.admit(connection, 0)
+    }
     return function onSocketMessage (this: TrackedSocket, data: Buffer, isBinary: boolean): void {
       const connection = this[kConnection]
       if (connection === undefined) return
       connection.alive = true
+      if (!admit(connection)) return
       dispatcher.dispatch(connection, data, isBinary)
     }
   })()
@@ -305,4 +373,11 @@ export class Realtime {
       remove(connection)
     }
   })()
+}
+
+/** A close reason fits in 123 bytes of UTF-8 (RFC 6455); ws throws on a longer one. */
+function closeReason (reason: string): string {
+  let text = String(reason).slice(0, 123)
+  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1)
+  return text
 }

@@ -1,0 +1,66 @@
+// Who may do what on which channel, for client `subscribe`, `publish` and `chat`. Built-in
+// namespace rules come first and cannot be overridden; `authorize` decides the rest.
+//
+// Namespaces:
+// - `user:<id>` and `user:<id>:...`: only a connection whose user id is `<id>` may
+//   subscribe; no client may publish (the server publishes there with `app.publish`).
+// - `private:...`: only authenticated connections (with a user) are asked about at all.
+import type { Connection } from './connection.js'
+import { ErrorCode, RealtimeError } from './errors.js'
+import type { AuthorizeFunction, ChannelAction, ResolvedOptions } from './options.js'
+
+export const USER_NAMESPACE = 'user:'
+export const PRIVATE_NAMESPACE = 'private:'
+
+export type AuthorizationSettings = Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId'>
+
+function forbidden (message: string): RealtimeError {
+  return new RealtimeError(ErrorCode.FORBIDDEN, message)
+}
+
+/** The `<id>` of a `user:<id>[:...]` channel. */
+function ownerOf (channel: string): string {
+  const rest = channel.slice(USER_NAMESPACE.length)
+  const end = rest.indexOf(':')
+  return end === -1 ? rest : rest.slice(0, end)
+}
+
+export class Authorization {
+  readonly #authorize: AuthorizeFunction | undefined
+  readonly #allowClientPublish: boolean
+  readonly userIdOf: (user: unknown) => string | undefined
+
+  constructor (settings: AuthorizationSettings) {
+    this.#authorize = settings.authorize
+    this.#allowClientPublish = settings.allowClientPublish
+    this.userIdOf = settings.userId
+  }
+
+  /** Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise. */
+  async check (connection: Connection, channel: string, action: ChannelAction): Promise<void> {
+    if (action === 'publish' && !this.#allowClientPublish) throw forbidden('Clients may not publish')
+    if (channel.startsWith(USER_NAMESPACE)) {
+      if (action === 'publish') throw forbidden('user: channels are published by the server only')
+      const userId = this.userIdOf(connection.user)
+      if (userId === undefined || userId !== ownerOf(channel)) throw forbidden('user: channels belong to their user')
+    } else if (channel.startsWith(PRIVATE_NAMESPACE) && connection.user === undefined) {
+      throw forbidden('private: channels need an authenticated connection')
+    }
+    if (this.#authorize === undefined) return
+    let allowed: boolean | undefined
+    try {
+      allowed = await this.#authorize({ connection, user: connection.user, channel, action })
+    } catch (err) {
+      if (err instanceof RealtimeError) throw err
+      // Fail closed: a broken authorize refuses, and the log says why.
+      connection.log.error({ err, channel, action }, 'authorize threw')
+      throw forbidden('Forbidden')
+    }
+    if (allowed !== true) throw forbidden('Forbidden')
+  }
+
+  /** Client chat goes to everyone: it follows `allowClientPublish`. */
+  checkChat (): void {
+    if (!this.#allowClientPublish) throw forbidden('Clients may not publish')
+  }
+}

@@ -1,9 +1,11 @@
 // Pipelined subscribe/unsubscribe requests of one connection and channel take effect and
 // are answered in request order, even while the broker is slow or failing.
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { MemoryBroker } from '../lib/brokers/memory-broker.js'
 import { ErrorCode } from '../lib/errors.js'
 import { startServer } from './helpers/server.js'
+import type { TestClient } from './helpers/ws-client.js'
 
 /** The embedded broker, but each subscribe waits until the test settles it. */
 class HeldBroker extends MemoryBroker {
@@ -25,6 +27,18 @@ class HeldBroker extends MemoryBroker {
   }
 }
 
+/** Sends subscribe s1, unsubscribe u1, subscribe s2 on channel x while s1's broker subscribe is held. */
+async function subscribeUnsubscribeSubscribe (t: Test): Promise<{ broker: HeldBroker, app: FastifyInstance, client: TestClient }> {
+  const broker = new HeldBroker()
+  const { connect, app } = await startServer(t, { plugin: { broker } })
+  const client = await connect()
+  client.send({ type: 'subscribe', channel: 'x', id: 's1' })
+  client.send({ type: 'unsubscribe', channel: 'x', id: 'u1' })
+  client.send({ type: 'subscribe', channel: 'x', id: 's2' })
+  await broker.holding(1)
+  return { broker, app, client }
+}
+
 t.test('subscribe then unsubscribe sent together: answered in order, and not subscribed at the end', async (t) => {
   const broker = new HeldBroker()
   const { connect, app } = await startServer(t, { plugin: { broker } })
@@ -39,13 +53,7 @@ t.test('subscribe then unsubscribe sent together: answered in order, and not sub
 })
 
 t.test('a failed subscribe does not undo a later subscribe to the same channel', async (t) => {
-  const broker = new HeldBroker()
-  const { connect, app } = await startServer(t, { plugin: { broker } })
-  const client = await connect()
-  client.send({ type: 'subscribe', channel: 'x', id: 's1' })
-  client.send({ type: 'unsubscribe', channel: 'x', id: 'u1' })
-  client.send({ type: 'subscribe', channel: 'x', id: 's2' })
-  await broker.holding(1)
+  const { broker, app, client } = await subscribeUnsubscribeSubscribe(t)
   broker.held[0]!.fail(new Error('redis went away'))
   t.match(await client.next((f) => f.id === 's1'), { type: 'error', code: ErrorCode.BROKER_UNAVAILABLE })
   t.match(await client.next((f) => f.id === 'u1'), { type: 'unsubscribed' })
@@ -58,13 +66,7 @@ t.test('a failed subscribe does not undo a later subscribe to the same channel',
 })
 
 t.test('a connection that closes while its subscribe waits is not left in the channel', async (t) => {
-  const broker = new HeldBroker()
-  const { connect, app } = await startServer(t, { plugin: { broker } })
-  const client = await connect()
-  client.send({ type: 'subscribe', channel: 'x', id: 's1' })
-  client.send({ type: 'unsubscribe', channel: 'x', id: 'u1' })
-  client.send({ type: 'subscribe', channel: 'x', id: 's2' })
-  await broker.holding(1)
+  const { broker, app, client } = await subscribeUnsubscribeSubscribe(t)
   const serverSide = app.realtime.connection(client.welcome.connectionId)!.socket
   const gone = new Promise<void>((resolve) => serverSide.once('close', () => setImmediate(resolve)))
   await client.close()

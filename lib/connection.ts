@@ -5,6 +5,9 @@ import WebSocket from 'ws'
 import { ErrorCode, errorMessages } from './errors.js'
 import type { ServerMessage } from './protocol.js'
 
+/** Set by the fan-out while this connection's TCP socket is corked until the end of the turn. */
+export const kCorked = Symbol('fastify-realtime.corked')
+
 export interface ConnectionInit {
   socket: WebSocket
   remoteAddress: string
@@ -21,6 +24,8 @@ export interface TrafficCounters {
 }
 
 export class Connection {
+  /** Internal to the fan-out (first, so no field initializer before it swallows the brackets). */
+  [kCorked] = false
   /** Unguessable id, told to the client in its `welcome` frame. */
   readonly id: string = randomUUID()
   readonly socket: WebSocket

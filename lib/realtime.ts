@@ -8,7 +8,7 @@ import { Connection, type TrafficCounters } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
 import { registerBuiltInHandlers } from './builtin-handlers.js'
 import { ErrorCode, RealtimeError, CloseCode } from './errors.js'
-import { fanOut } from './fanout.js'
+import { FanOut } from './fanout.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
@@ -50,6 +50,7 @@ export class Realtime {
   readonly #registry = new ChannelRegistry()
   readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0 }
   readonly #dispatcher = new Dispatcher(this.#counters)
+  readonly #fanOut = new FanOut(this.#counters)
   readonly #heartbeat: Heartbeat
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
@@ -214,6 +215,7 @@ export class Realtime {
 
   async stop (): Promise<void> {
     this.#heartbeat.stop()
+    this.#fanOut.flush()
     this.#registry.clear()
     this.#connections.clear()
     await this.#broker.close()
@@ -223,11 +225,11 @@ export class Realtime {
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
-      fanOut(frame, this.#connections.values(), this.#counters)
+      this.#fanOut.send(frame, this.#connections.values())
       return
     }
     const members = this.#registry.members(channel)
-    if (members !== undefined) fanOut(frame, members, this.#counters)
+    if (members !== undefined) this.#fanOut.send(frame, members)
   }
 
   #releaseChannel (channel: string): void {

@@ -9,6 +9,7 @@ import { Dispatcher } from './dispatcher.js'
 import { registerBuiltInHandlers } from './builtin-handlers.js'
 import { ErrorCode, RealtimeError, CloseCode } from './errors.js'
 import { FanOut } from './fanout.js'
+import { releaseUpgradeResponse } from './ws-internals.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
@@ -182,6 +183,12 @@ export class Realtime {
     const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user }, this.#counters)
     const tracked = socket as TrackedSocket
     tracked[kConnection] = connection
+    // What an idle connection does not need goes: @fastify/websocket's own error listener closes
+    // over the whole request and reply (one shared listener below does the same job), and the
+    // TCP socket still points at the hijacked HTTP response.
+    socket.removeAllListeners('error')
+    releaseUpgradeResponse(socket)
+    socket.on('error', this.#onSocketError)
     socket.on('message', this.#onSocketMessage)
     socket.on('pong', this.#onSocketPong)
     socket.on('close', this.#onSocketClose)
@@ -253,6 +260,12 @@ export class Realtime {
       dispatcher.dispatch(connection, data, isBinary)
     }
   })()
+
+  // As @fastify/websocket's default: log, and cut the socket off.
+  readonly #onSocketError = function onSocketError (this: TrackedSocket, err: Error): void {
+    this[kConnection]?.log.error({ err }, 'socket error')
+    this.terminate()
+  }
 
   readonly #onSocketPong = function onSocketPong (this: TrackedSocket): void {
     const connection = this[kConnection]

@@ -52,3 +52,14 @@ export function hasKnownInternals (socket: WebSocket): boolean {
     internals._socket !== null && typeof internals._socket === 'object' &&
     typeof internals._socket.cork === 'function'
 }
+
+/**
+ * Drops the hijacked HTTP response (and through it the upgrade request) that Node's http
+ * server left attached to an upgraded TCP socket: @fastify/websocket assigns one to route the
+ * upgrade through Fastify, and nothing detaches it, so every idle connection kept both alive.
+ */
+export function releaseUpgradeResponse (socket: WebSocket): void {
+  const tcp = (socket as WebSocketWithInternals)._socket as (Socket & { _httpMessage?: { detachSocket?: (socket: Socket) => void } | null }) | null
+  const response = tcp?._httpMessage
+  if (tcp != null && typeof response?.detachSocket === 'function') response.detachSocket(tcp)
+}

@@ -80,9 +80,9 @@ t.test('a burst of publishes keeps per-channel order on every subscriber', async
   }
   await Promise.all(published)
   for (const client of clients) {
-    await client.next((frame) => frame.type === 'message' && frame.channel === 'right' && frame.data.i === count - 1)
+    await client.next((frame) => frame.type === 'message' && frame.channel === 'right' && (frame.data as { i: number }).i === count - 1)
     for (const channel of ['left', 'right']) {
-      const order = client.seen((frame) => frame.type === 'message' && frame.channel === channel).map((frame) => frame.data.i)
+      const order = client.seen((frame) => frame.type === 'message' && frame.channel === channel).map((frame) => (frame.data as { i: number }).i)
       t.same(order, Array.from({ length: count }, (_, i) => i), `${channel}: all ${count} in publish order`)
     }
   }
@@ -103,10 +103,10 @@ t.test('replies sent through socket.send keep their place among fanned-out frame
       sequence.push(`message-${i}`)
     }
   }
-  await client.next((frame) => frame.type === 'message' && frame.data.i === 19)
+  await client.next((frame) => frame.type === 'message' && (frame.data as { i: number }).i === 19)
   const received = client.received
     .filter((frame) => frame.type === 'ack' || (frame.type === 'message' && frame.channel === 'mixed'))
-    .map((frame) => frame.type === 'ack' ? frame.id : `message-${frame.data.i}`)
+    .map((frame) => frame.type === 'ack' ? frame.id : `message-${(frame.data as { i: number }).i}`)
   t.same(received, sequence)
 })
 

@@ -31,7 +31,7 @@ export const config = quick
       mode: 'quick',
       repetitions: 1,
       generators: 4,
-      ramp: { subscribers: 1000, size: 256, stepMs: 1500, rates: [50, 100, 200, 300, 400, 600, 800, 1200], extraSteps: 2 },
+      ramp: { subscribers: 1000, size: 256, stepMs: 1500, rates: [50, 100, 200, 300, 400, 600, 800, 1200], extraSteps: 1 },
       idle: { connections: 3000 },
       steady: { subscribers: 2000, rate: 20, durationMs: 4000, sampleEvery: 4 },
       crossNode: { subscribers: 1000, rate: 20, durationMs: 4000, rampRates: [100, 200, 400, 800], stepMs: 1500 }

@@ -18,6 +18,12 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     // permessage-deflate stays off: it costs CPU and memory per socket and is a
     // decompression-bomb surface; `maxPayload` replaces ws' 100 MiB default.
     options: { maxPayload: settings.maxPayload, perMessageDeflate: false },
+    // Socket errors are almost always the peer's doing (bad UTF-8, oversized or malformed
+    // frames): ws has already sent the right close code, so log at info, not error.
+    errorHandler: function onSocketError (error, socket, request) {
+      request.log.info({ err: error }, 'websocket error, connection dropped')
+      socket.terminate()
+    },
     // Replaces @fastify/websocket's default, which closes sockets without a code.
     preClose: function closeSockets (this: FastifyInstance, done: (err?: Error) => void) {
       realtime.closeConnections().then(() => this.websocketServer.close(() => done()), done)

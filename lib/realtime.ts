@@ -53,6 +53,8 @@ export class Realtime {
   readonly #dispatcher = new Dispatcher(this.#counters)
   readonly #fanOut = new FanOut(this.#counters)
   readonly #heartbeat: Heartbeat
+  /** The broker subscription still being set up per channel, so a repeated subscribe waits for it too. */
+  readonly #pendingSubscriptions = new Map<string, Promise<void>>()
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
     this.#settings = settings
@@ -143,14 +145,22 @@ export class Realtime {
   /** Subscribes a connection; resolves once frames of the channel reach this node. */
   async subscribe (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    if (!this.#registry.add(connection, channel)) return
-    try {
-      await this.#broker.subscribe(channel)
-    } catch (err) {
+    if (!this.#registry.add(connection, channel)) {
+      // Already a member: answer only once the first request's subscription is live.
+      await this.#pendingSubscriptions.get(channel)
+      return
+    }
+    const pending = this.#broker.subscribe(channel).catch((err: unknown) => {
       // The broker holds a reference even when it fails; drop it unless a concurrent
       // unsubscribe or disconnect already did.
       if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
       throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+    })
+    this.#pendingSubscriptions.set(channel, pending)
+    try {
+      await pending
+    } finally {
+      if (this.#pendingSubscriptions.get(channel) === pending) this.#pendingSubscriptions.delete(channel)
     }
   }
 

@@ -8,7 +8,7 @@ export interface StartedServer {
   app: FastifyInstance
   url: string
   /** Opens a client on the plugin's route and closes it at teardown. */
-  connect: (options?: ConstructorParameters<typeof import('ws').WebSocket>[2]) => Promise<TestClient>
+  connect: (options?: import('ws').ClientOptions) => Promise<TestClient>
 }
 
 export interface StartOptions {

@@ -40,7 +40,7 @@ export const config = quick
       mode: 'full',
       repetitions: 3,
       generators: 4,
-      ramp: { subscribers: 1000, size: 256, stepMs: 3000, rates: [50, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000], extraSteps: 2 },
+      ramp: { subscribers: 1000, size: 256, stepMs: 3000, rates: [50, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000], extraSteps: 1 },
       idle: { connections: 10000 },
       steady: { subscribers: 5000, rate: 20, durationMs: 10000, sampleEvery: 5 },
       crossNode: { subscribers: 1000, rate: 20, durationMs: 8000, rampRates: [100, 200, 300, 400, 600, 800, 1000, 1200], stepMs: 3000 }

@@ -1,25 +1,30 @@
-// Minimal example: one node, embedded broker, nothing else needed. `npm start` runs it.
-import Fastify from 'fastify'
-import realtime from '../lib/index.js'
+// Runs one node of the example app. `npm start`: port 3000, embedded broker, nothing else
+// needed. Environment: PORT, HOST, NODE_ID, REDIS_URL (join other nodes through Redis, see
+// README "Scaling out with Redis"), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE. The cluster script
+// (start-cluster.ts) runs two of these with REDIS_URL and TRUST_PROXY set, behind nginx.
+import { buildApp } from './app.js'
+import { buildPage } from './build-page.js'
 
-const port = Number(process.env.PORT ?? 3000)
-const app = Fastify({ logger: true })
-await app.register(realtime, { path: '/ws' })
+const env = process.env
+const port = Number(env.PORT ?? 3000)
+const host = env.HOST ?? '127.0.0.1'
 
-app.post('/notify', async () => {
-  await app.broadcast({ text: 'deploy finished' })
-  return { ok: true }
+// The cluster script bundles the page once for both nodes and sets BUILD_PAGE=0.
+if (env.BUILD_PAGE !== '0') await buildPage()
+
+const app = await buildApp({
+  logger: { level: env.LOG_LEVEL ?? 'info' },
+  ...(env.NODE_ID !== undefined && { nodeId: env.NODE_ID }),
+  // Without it this node uses the embedded broker.
+  ...(env.REDIS_URL !== undefined && { redis: { url: env.REDIS_URL } }),
+  // The proxy's own address (127.0.0.1 in the cluster): request.ip is then the client's
+  // address as nginx saw it. Trust only proxies you run, or any client can claim any address.
+  ...(env.TRUST_PROXY !== undefined && { trustProxy: env.TRUST_PROXY })
 })
-
-app.post<{ Params: { id: string } }>('/orders/:id', async (request) => {
-  await app.publish('orders', { id: request.params.id })
-  return { ok: true }
-})
-
-app.get('/stats', async () => app.realtime.stats())
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // app.close() says goodbye with 1001 to every client, so they reconnect elsewhere at once.
   process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
 }
 
-await app.listen({ port, host: process.env.HOST ?? '127.0.0.1' })
+await app.listen({ port, host })

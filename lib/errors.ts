@@ -23,7 +23,14 @@ export const ErrorCode = {
   /** The connection sends faster than its allowed rate. */
   RATE_LIMITED: 'rate_limited',
   /** The connection holds as many subscriptions as it may. */
-  TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions'
+  TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
+  // Raised by the client itself, never sent by the server.
+  /** Client: no `ack` or `error` arrived within `requestTimeout` after the frame was sent. */
+  REQUEST_TIMEOUT: 'request_timeout',
+  /** Client: not connected and the send queue already holds `queueLimit` frames. */
+  QUEUE_FULL: 'queue_full',
+  /** Client: the connection dropped before the answer came (the server may or may not have acted), or the client is closed. */
+  DISCONNECTED: 'disconnected'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
@@ -39,7 +46,10 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   broker_unavailable: 'Message broker is unavailable',
   forbidden: 'Forbidden',
   rate_limited: 'Too many messages',
-  too_many_subscriptions: 'Too many subscriptions'
+  too_many_subscriptions: 'Too many subscriptions',
+  request_timeout: 'No answer from the server in time',
+  queue_full: 'Send queue is full while disconnected',
+  disconnected: 'Connection lost before the server answered'
 }
 
 /** WebSocket close codes the server uses (RFC 6455 section 7.4.1). */

@@ -2,7 +2,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
-import { MemoryBroker } from './brokers/memory-broker.js'
 import { resolveOptions, type RealtimePluginOptions } from './options.js'
 import { Realtime } from './realtime.js'
 
@@ -12,7 +11,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     throw new Error('fastify-realtime registers @fastify/websocket itself (with its own limits and close handling); do not register it before')
   }
   const settings = resolveOptions(options)
-  const realtime = new Realtime(settings, settings.broker ?? new MemoryBroker(), fastify.log)
+  const realtime = new Realtime(settings, settings.broker, fastify.log)
 
   await fastify.register(websocket, {
     // permessage-deflate stays off: it costs CPU and memory per socket and is a
@@ -68,6 +67,8 @@ export { Realtime } from './realtime.js'
 export type { RealtimeStats, CustomMessage, CustomMessageHandler } from './realtime.js'
 export { Connection } from './connection.js'
 export { MemoryBroker } from './brokers/memory-broker.js'
+export { RedisBroker } from './brokers/redis-broker.js'
+export type { RedisBrokerOptions } from './brokers/redis-broker.js'
 export type { Broker, BrokerContext, BrokerListener, BrokerState } from './brokers/broker.js'
 export { ErrorCode, CloseCode, RealtimeError, errorMessages, FINAL_CLOSE_CODES } from './errors.js'
 export * from './protocol.js'

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto'
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Broker } from './brokers/broker.js'
+import { MemoryBroker } from './brokers/memory-broker.js'
+import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 
 export const OptionsSchema = Type.Object({
   /** Route of the WebSocket endpoint. */
@@ -24,11 +26,13 @@ export type DataOptions = Static<typeof OptionsSchema>
 export interface RealtimePluginOptions extends Partial<DataOptions> {
   /** Where frames travel between publishers and subscribers; `MemoryBroker` (one process) by default. */
   broker?: Broker
+  /** Fan out through Redis: shorthand for `broker: new RedisBroker(redis)`. */
+  redis?: RedisBrokerOptions
 }
 
 export interface ResolvedOptions extends DataOptions {
   nodeId: string
-  broker: Broker | undefined
+  broker: Broker
 }
 
 const validator = Compile(OptionsSchema)
@@ -41,7 +45,7 @@ function isBroker (value: unknown): value is Broker {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, ...data } = options
+  const { broker, redis, ...data } = options
   const withDefaults = validator.Default(structuredClone(data)) as Record<string, unknown>
   for (const key of Object.keys(withDefaults)) {
     // Fastify passes its own register options (prefix, logLevel...) through; they are not ours.
@@ -58,5 +62,14 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   if (broker !== undefined && !isBroker(broker)) {
     throw new TypeError('fastify-realtime: broker must implement start, publish, subscribe, unsubscribe and close')
   }
-  return { ...resolved, nodeId: resolved.nodeId ?? randomUUID(), broker }
+  if (broker !== undefined && redis !== undefined) {
+    throw new TypeError('fastify-realtime: give either broker or redis, not both')
+  }
+  return { ...resolved, nodeId: resolved.nodeId ?? randomUUID(), broker: broker ?? createBroker(redis) }
+}
+
+function createBroker (redis: RedisBrokerOptions | undefined): Broker {
+  if (redis === undefined) return new MemoryBroker()
+  if (redis === null || typeof redis !== 'object') throw new TypeError('fastify-realtime: redis must be an object ({ url } or { client })')
+  return new RedisBroker(redis)
 }

@@ -184,7 +184,13 @@ export class Realtime {
 
   async start (): Promise<void> {
     await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId })
-    await this.#broker.subscribe(BROADCAST_CHANNEL)
+    try {
+      await this.#broker.subscribe(BROADCAST_CHANNEL)
+    } catch (err) {
+      // A broker started degraded keeps the reference and subscribes once it connects.
+      if (this.#broker.state !== 'unavailable') throw err
+      this.#log.warn({ err }, 'broadcast channel not subscribed yet: the broker is unavailable')
+    }
     this.#heartbeat.start()
   }
 

@@ -29,10 +29,15 @@ export interface Broker {
   publish (channel: string, frame: string): Promise<void>
   /**
    * Takes one reference to `channel`. Resolves once frames of the channel reach this node
-   * (for Redis: the SUBSCRIBE is acknowledged). If it rejects, no reference is held.
+   * (for Redis: the SUBSCRIBE is acknowledged). The reference is taken even if it rejects
+   * (`broker_unavailable`): the caller drops it with `unsubscribe`, or keeps it and the
+   * broker subscribes when it reconnects.
    */
   subscribe (channel: string): Promise<void>
-  /** Drops one reference; the last one ends this node's interest in `channel`. */
+  /**
+   * Drops one reference; the last one ends this node's interest in `channel`. Never rejects
+   * for a lost connection: the interest is gone either way.
+   */
   unsubscribe (channel: string): Promise<void>
   /** Releases what the broker opened; never closes a connection the user owns. */
   close (): Promise<void>

@@ -1,0 +1,73 @@
+// The example's HTTP API: how a Fastify route hands a message to realtime clients. Bodies and
+// params are TypeBox schemas through @fastify/type-provider-typebox, so the handlers get typed
+// input and bad input is answered 400 before they run.
+import { Type, TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Channel, ErrorCode, RealtimeError } from '../lib/index.js'
+
+/** What the chat page shows for a message: who sent it and its text. */
+export const ChatText = Type.Object({
+  text: Type.String({ minLength: 1, maxLength: 2000 }),
+  from: Type.Optional(Type.String({ minLength: 1, maxLength: 40 }))
+}, { additionalProperties: false })
+
+const Accepted = Type.Object({ ok: Type.Literal(true) })
+
+/** `app.realtime.stats()`; kept open so counters added later pass through the serializer. */
+const Stats = Type.Object({
+  nodeId: Type.String(),
+  connections: Type.Integer(),
+  channels: Type.Integer(),
+  messagesIn: Type.Integer(),
+  messagesOut: Type.Integer(),
+  errors: Type.Integer(),
+  bytesOut: Type.Integer(),
+  broker: Type.String()
+}, { additionalProperties: true })
+
+const ErrorReply = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String()
+})
+
+export const apiRoutes: FastifyPluginAsyncTypebox = async function apiRoutes (app) {
+  // TypeBox checks the input as the schema says: no type coercion, no silently dropped fields.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.setErrorHandler(function realtimeErrors (err, request, reply) {
+    if (err instanceof RealtimeError) {
+      // Redis down is the server's problem and temporary (503); anything else is the caller's input.
+      const statusCode = err.code === ErrorCode.BROKER_UNAVAILABLE ? 503 : 400
+      request.log.warn({ err }, 'realtime refused the message')
+      return reply.code(statusCode).send({ statusCode, code: err.code, error: statusCode === 503 ? 'Service Unavailable' : 'Bad Request', message: err.message })
+    }
+    return reply.send(err)
+  })
+
+  app.post('/broadcast', {
+    schema: {
+      body: ChatText,
+      response: { 200: Accepted, 503: ErrorReply }
+    }
+  }, async function broadcast (request) {
+    await app.broadcast({ text: request.body.text, from: request.body.from ?? 'server' })
+    return { ok: true as const }
+  })
+
+  app.post('/channels/:channel/messages', {
+    schema: {
+      params: Type.Object({ channel: Channel }),
+      body: ChatText,
+      response: { 200: Accepted, 503: ErrorReply }
+    }
+  }, async function publishToChannel (request) {
+    await app.publish(request.params.channel, { text: request.body.text, from: request.body.from ?? 'server' })
+    return { ok: true as const }
+  })
+
+  app.get('/stats', {
+    schema: { response: { 200: Stats } }
+  }, async function stats () {
+    return app.realtime.stats()
+  })
+}

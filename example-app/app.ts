@@ -1,0 +1,46 @@
+// Builds the example app: the realtime plugin, the HTTP API under /api and the chat page.
+// `server.ts` runs it as one process; the tests build it in-process on free ports.
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import fastifyStatic from '@fastify/static'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import realtime, { MAX_CHANNEL_LENGTH, type RedisBrokerOptions } from '../lib/index.js'
+import { apiRoutes } from './api-routes.js'
+
+export const publicDir = fileURLToPath(new URL('./public/', import.meta.url))
+
+export interface ExampleAppOptions {
+  /** Shown by the page; defaults to a random id. */
+  nodeId?: string
+  /** Fan out through Redis (`{ url: 'redis://host:port' }`); without it the embedded broker serves one process. */
+  redis?: RedisBrokerOptions
+  /** Behind nginx: take the client address from X-Forwarded-For. */
+  trustProxy?: FastifyServerOptions['trustProxy']
+  logger?: FastifyServerOptions['logger']
+  heartbeatInterval?: number
+  heartbeatTimeout?: number
+}
+
+export async function buildApp (options: ExampleAppOptions = {}) {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    trustProxy: options.trustProxy ?? false,
+    // The router answers 414 to params over 100 characters; channel names may have 200, more
+    // when percent-encoded. The route's schema enforces the real limit with a 400.
+    routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  await app.register(realtime, {
+    path: '/ws',
+    ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
+    ...(options.redis !== undefined && { redis: options.redis }),
+    ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),
+    ...(options.heartbeatTimeout !== undefined && { heartbeatTimeout: options.heartbeatTimeout })
+  })
+  await app.register(apiRoutes, { prefix: '/api' })
+  // index.html, style.css and the bundled client under build/ (see build-page.ts).
+  await app.register(fastifyStatic, { root: publicDir })
+  return app
+}
+
+export type ExampleApp = Awaited<ReturnType<typeof buildApp>>

@@ -1,0 +1,361 @@
+// Cross-node fan-out through Redis Pub/Sub. Every node publishes on one connection and
+// listens on another (a subscribed connection cannot publish). A node delivers only what
+// comes back from Redis, never its own publish on the side: each subscriber gets each frame
+// once, and every node sees a channel's frames in the one order Redis gave them.
+import type { FastifyBaseLogger } from 'fastify'
+import { Redis, Cluster, type RedisOptions } from 'ioredis'
+import { ErrorCode, RealtimeError } from '../errors.js'
+import type { Broker, BrokerContext, BrokerListener, BrokerState } from './broker.js'
+import { ChannelInterest } from './channel-interest.js'
+import { envelopeHeader, parseEnvelope } from './envelope.js'
+
+export interface RedisBrokerOptions {
+  /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With `sharded`, one node of the cluster. */
+  url?: string
+  /** ioredis options for the connections the broker opens (merged over `url`). */
+  redis?: RedisOptions
+  /**
+   * A client you own, e.g. `app.redis` from @fastify/redis: publishes go through it, and the
+   * broker subscribes on a `duplicate()` of it. The broker never closes it.
+   */
+  client?: Redis | Cluster
+  /** Prefix of every Redis channel name, so several apps can share one Redis. */
+  keyPrefix?: string
+  /** Sharded Pub/Sub (SPUBLISH/SSUBSCRIBE, Redis 7) on a Redis Cluster: each channel lives on one shard. */
+  sharded?: boolean
+  /** Start even when Redis is unreachable: publishes fail with `broker_unavailable` until it is reached. */
+  startDegraded?: boolean
+}
+
+type RedisConnection = Redis | Cluster
+
+const DEFAULT_KEY_PREFIX = 'fastify-realtime:'
+const QUIT_TIMEOUT = 2000
+
+export class RedisBroker implements Broker {
+  readonly #options: RedisBrokerOptions
+  readonly #keyPrefix: string
+  readonly #sharded: boolean
+  readonly #address: string
+  readonly #interest = new ChannelInterest()
+  /** Channels Redis acknowledged on the current subscriber connection. */
+  readonly #subscribed = new Set<string>()
+  /** Tail of each channel's queue of SUBSCRIBE/UNSUBSCRIBE operations. */
+  readonly #pending = new Map<string, Promise<void>>()
+  #state: BrokerState = 'starting'
+  #publisher: RedisConnection | undefined
+  #subscriber: RedisConnection | undefined
+  #ownsPublisher = false
+  /** Bumped when the subscriber connection drops: acknowledgements of an older one do not count. */
+  #epoch = 0
+  #resubscribing = false
+  /** Settles when the subscriptions taken again after the latest 'ready' are in place. */
+  #restoring: Promise<void> = Promise.resolve()
+  #header = ''
+  #log: FastifyBaseLogger | undefined
+  /** ioredis rejects `connect()` with "Connection is closed."; the cause is in the error event. */
+  #lastError: Error | undefined
+  #onMessage: BrokerListener | undefined
+
+  constructor (options: RedisBrokerOptions = {}) {
+    checkOptions(options)
+    this.#options = options
+    this.#keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
+    this.#sharded = options.sharded === true
+    this.#address = describeAddress(options)
+  }
+
+  get state (): BrokerState {
+    return this.#state
+  }
+
+  async start (context: BrokerContext): Promise<void> {
+    this.#log = context.log
+    this.#onMessage = context.onMessage
+    this.#header = envelopeHeader(context.nodeId)
+    const connectionName = 'fastify-realtime:' + context.nodeId.replace(/[^\x21-\x7e]/g, '_')
+
+    const { client } = this.#options
+    if (client === undefined) {
+      this.#publisher = this.#createConnection(connectionName + ':pub')
+      this.#ownsPublisher = true
+    } else {
+      this.#publisher = client
+    }
+    this.#subscriber = duplicateForSubscribing(this.#publisher, this.#sharded, connectionName + ':sub')
+
+    this.#publisher.on('ready', this.#onConnectionChange)
+    this.#publisher.on('close', this.#onConnectionChange)
+    this.#publisher.on('end', this.#onConnectionChange)
+    // A connection the user owns reports its errors to them; ours would crash the process without a listener.
+    if (this.#ownsPublisher) this.#publisher.on('error', this.#onConnectionError)
+    this.#subscriber.on('error', this.#onConnectionError)
+    this.#subscriber.on('close', this.#onSubscriberClose)
+    this.#subscriber.on('ready', this.#onSubscriberReady)
+    this.#subscriber.on(this.#sharded ? 'smessage' : 'message', this.#onRedisMessage)
+
+    try {
+      await Promise.all([
+        this.#ownsPublisher ? this.#publisher.connect() : waitUntilReady(this.#publisher),
+        this.#subscriber.connect()
+      ])
+    } catch (err) {
+      if (this.#options.startDegraded !== true) {
+        await this.close()
+        const cause = this.#lastError ?? (err as Error)
+        throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `fastify-realtime: cannot reach Redis at ${this.#address}: ${cause.message}`)
+      }
+      // The connections keep retrying; the first 'ready' of both turns the broker ready.
+      this.#state = 'unavailable'
+      this.#log.warn({ redis: this.#address, err }, 'Redis unreachable at start; starting degraded, publishes fail until it is reached')
+      return
+    }
+    await this.#restoring
+    this.#onConnectionChange()
+  }
+
+  async publish (channel: string, frame: string): Promise<void> {
+    // No offline queue: a publish that cannot reach Redis now fails now, loudly. Messages
+    // stay generic: a client's publish gets this error, and must not learn where Redis is
+    // (the state change is logged with the address).
+    if (this.#state !== 'ready' || this.#publisher === undefined) throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+    const key = this.#keyPrefix + channel
+    const envelope = this.#header + frame
+    try {
+      if (this.#sharded) await this.#publisher.spublish(key, envelope)
+      else await this.#publisher.publish(key, envelope)
+    } catch (err) {
+      this.#log?.debug({ err, channel }, 'Redis PUBLISH failed')
+      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+    }
+  }
+
+  async subscribe (channel: string): Promise<void> {
+    this.#interest.add(channel)
+    try {
+      await this.#sync(channel)
+    } catch (err) {
+      this.#log?.debug({ err, channel }, 'Redis SUBSCRIBE failed')
+      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+    }
+  }
+
+  async unsubscribe (channel: string): Promise<void> {
+    if (!this.#interest.remove(channel)) return
+    try {
+      await this.#sync(channel)
+    } catch (err) {
+      // The interest is gone either way: a lost connection drops the Redis subscription,
+      // and a channel without interest is not subscribed again.
+      this.#log?.debug({ err, channel }, 'Redis UNSUBSCRIBE failed')
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    this.#interest.clear()
+    this.#subscribed.clear()
+    this.#onMessage = undefined
+    const publisher = this.#publisher
+    if (publisher !== undefined) {
+      publisher.off('ready', this.#onConnectionChange)
+      publisher.off('close', this.#onConnectionChange)
+      publisher.off('end', this.#onConnectionChange)
+    }
+    const closing: Array<Promise<void>> = []
+    if (this.#subscriber !== undefined) closing.push(quit(this.#subscriber))
+    if (this.#ownsPublisher && publisher !== undefined) closing.push(quit(publisher))
+    await Promise.all(closing)
+  }
+
+  // Channel subscriptions
+
+  /**
+   * Brings Redis in line with the interest in `channel`, after every operation already
+   * queued for it: interleaved subscribe and unsubscribe calls can never leave Redis
+   * subscribed without interest, or interest without a subscription.
+   */
+  #sync (channel: string): Promise<void> {
+    const previous = this.#pending.get(channel) ?? Promise.resolve()
+    const operation = previous.then(() => this.#reconcile(channel))
+    const tail = operation.catch(() => {})
+    this.#pending.set(channel, tail)
+    tail.then(() => {
+      if (this.#pending.get(channel) === tail) this.#pending.delete(channel)
+    }, () => {})
+    return operation
+  }
+
+  async #reconcile (channel: string): Promise<void> {
+    const subscriber = this.#subscriber
+    if (subscriber === undefined || this.#state === 'closed') throw new Error(`broker is ${this.#state}`)
+    const wanted = this.#interest.has(channel)
+    if (wanted === this.#subscribed.has(channel)) return
+    const key = this.#keyPrefix + channel
+    const epoch = this.#epoch
+    if (wanted) {
+      if (this.#sharded) await subscriber.ssubscribe(key)
+      else await subscriber.subscribe(key)
+      if (epoch === this.#epoch) this.#subscribed.add(channel)
+    } else {
+      this.#subscribed.delete(channel)
+      if (this.#sharded) await subscriber.sunsubscribe(key)
+      else await subscriber.unsubscribe(key)
+    }
+  }
+
+  // Connection events
+
+  readonly #onConnectionChange = (): void => {
+    if (this.#state === 'closed') return
+    const connected = this.#isConnected()
+    // While starting, a failure is start()'s to report; only success changes the state.
+    if (this.#state === 'starting' && !connected) return
+    this.#setState(connected ? 'ready' : 'unavailable')
+  }
+
+  readonly #onConnectionError = (err: Error): void => {
+    this.#lastError = err
+    // ioredis reports every failed reconnect attempt; the state change is the warn-level event.
+    this.#log?.debug({ err, redis: this.#address }, 'Redis connection error')
+  }
+
+  readonly #onSubscriberClose = (): void => {
+    this.#epoch++
+    this.#subscribed.clear()
+    this.#onConnectionChange()
+  }
+
+  readonly #onSubscriberReady = (): void => {
+    if (this.#state === 'closed') return
+    // A fresh connection holds no subscriptions: take every channel with interest again
+    // before calling the broker ready, so a publish accepted after that reaches this node.
+    this.#resubscribing = true
+    const channels = [...this.#interest.channels()]
+    this.#restoring = Promise.allSettled(channels.map((channel) => this.#sync(channel))).then((results) => {
+      this.#resubscribing = false
+      const failed = results.filter((result) => result.status === 'rejected').length
+      if (failed > 0) this.#log?.warn({ redis: this.#address, failed }, 'Redis subscriptions failed after reconnecting')
+      else if (this.#state !== 'starting') this.#log?.debug({ channels: channels.length }, 'Redis subscriptions restored')
+      this.#onConnectionChange()
+    })
+  }
+
+  readonly #onRedisMessage = (key: string, message: string): void => {
+    if (this.#onMessage === undefined) return
+    const envelope = parseEnvelope(message)
+    if (envelope === undefined || !key.startsWith(this.#keyPrefix)) {
+      this.#log?.warn({ channel: key, length: message.length }, 'dropped a Redis message that is not a fastify-realtime envelope')
+      return
+    }
+    this.#onMessage(key.slice(this.#keyPrefix.length), envelope.frame)
+  }
+
+  #isConnected (): boolean {
+    return this.#publisher?.status === 'ready' && this.#subscriber?.status === 'ready' && !this.#resubscribing
+  }
+
+  #setState (next: BrokerState): void {
+    const previous = this.#state
+    if (previous === next) return
+    this.#state = next
+    if (next === 'unavailable') {
+      this.#log?.warn({ redis: this.#address }, 'Redis unavailable: publishes and subscriptions fail until it returns')
+    } else if (next === 'ready' && previous === 'unavailable') {
+      this.#log?.warn({ redis: this.#address, channels: this.#subscribed.size }, 'Redis available again: subscriptions restored')
+    }
+  }
+
+  #createConnection (connectionName: string): RedisConnection {
+    const overrides = { lazyConnect: true, enableOfflineQueue: false, connectionName }
+    const { url, redis } = this.#options
+    if (this.#sharded) {
+      return new Cluster([url ?? { host: redis?.host ?? '127.0.0.1', port: redis?.port ?? 6379 }], {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        redisOptions: { ...redis, connectionName }
+      })
+    }
+    return url === undefined ? new Redis({ ...redis, ...overrides }) : new Redis(url, { ...redis, ...overrides })
+  }
+}
+
+function duplicateForSubscribing (connection: RedisConnection, sharded: boolean, connectionName: string): RedisConnection {
+  // Our own resubscription (on 'ready') replaces ioredis' so the broker knows when it is done;
+  // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting.
+  const overrides = { lazyConnect: true, enableOfflineQueue: false, autoResubscribe: false, autoResendUnfulfilledCommands: false }
+  if (isCluster(connection)) {
+    // On a cluster one shard can drop while the others (and the cluster's 'ready') stay:
+    // ioredis' subscriber group takes a returning shard's channels again, so its own
+    // resubscription is left on here.
+    return connection.duplicate([], {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      shardedSubscribers: sharded,
+      redisOptions: { ...connection.options.redisOptions, connectionName }
+    })
+  }
+  return connection.duplicate({ ...overrides, connectionName })
+}
+
+function isCluster (connection: RedisConnection): connection is Cluster {
+  return connection.isCluster
+}
+
+function waitUntilReady (connection: RedisConnection): Promise<void> {
+  if (connection.status === 'ready') return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => { connection.off('error', onError); resolve() }
+    const onError = (err: Error): void => { connection.off('ready', onReady); reject(err) }
+    connection.once('ready', onReady)
+    connection.once('error', onError)
+  })
+}
+
+async function quit (connection: RedisConnection): Promise<void> {
+  if (connection.status !== 'ready') {
+    connection.disconnect()
+    return
+  }
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, QUIT_TIMEOUT) })
+  await Promise.race([connection.quit().then(() => {}, () => {}), timeout])
+  clearTimeout(timer)
+  connection.disconnect()
+}
+
+/** Where Redis is, for messages: host and port, never credentials. */
+function describeAddress (options: RedisBrokerOptions): string {
+  const { url, redis, client } = options
+  if (client !== undefined && isCluster(client)) return 'Redis Cluster'
+  if (client !== undefined) {
+    return client.options.path ?? `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`
+  }
+  if (url !== undefined) {
+    const parsed = new URL(url)
+    return `${parsed.hostname}:${parsed.port === '' ? 6379 : parsed.port}`
+  }
+  return redis?.path ?? `${redis?.host ?? '127.0.0.1'}:${redis?.port ?? 6379}`
+}
+
+function checkOptions (options: RedisBrokerOptions): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('fastify-realtime: redis options must be an object')
+  const { url, redis, client, keyPrefix, sharded, startDegraded } = options
+  if (url !== undefined) {
+    if (typeof url !== 'string' || !URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol)) {
+      throw new TypeError('fastify-realtime: redis.url must be a redis:// or rediss:// URL')
+    }
+  }
+  if (redis !== undefined && (redis === null || typeof redis !== 'object')) throw new TypeError('fastify-realtime: redis.redis must be an ioredis options object')
+  if (client !== undefined) {
+    // Duck-typed rather than `instanceof`: the user's ioredis may be another copy of it.
+    if (client === null || typeof client !== 'object' || typeof client.duplicate !== 'function' || typeof client.publish !== 'function') {
+      throw new TypeError('fastify-realtime: redis.client must be an ioredis client (did you register @fastify/redis first?)')
+    }
+    if (url !== undefined || redis !== undefined) throw new TypeError('fastify-realtime: give redis.client or redis.url/redis.redis, not both')
+  }
+  if (keyPrefix !== undefined && typeof keyPrefix !== 'string') throw new TypeError('fastify-realtime: redis.keyPrefix must be a string')
+  if (sharded !== undefined && typeof sharded !== 'boolean') throw new TypeError('fastify-realtime: redis.sharded must be a boolean')
+  if (startDegraded !== undefined && typeof startDegraded !== 'boolean') throw new TypeError('fastify-realtime: redis.startDegraded must be a boolean')
+}

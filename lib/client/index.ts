@@ -1,0 +1,14 @@
+// fastify-realtime/client: the browser and Node client. Nothing here may import Node
+// modules or anything that pulls in TypeBox at run time; the browser test bundles it.
+export { RealtimeClient } from './realtime-client.js'
+export type {
+  ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription
+} from './realtime-client.js'
+export type { RealtimeClientOptions, WebSocketLike, WebSocketConstructor } from './options.js'
+export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
+export type { BackoffOptions } from './backoff.js'
+export { ErrorCode, CloseCode, FINAL_CLOSE_CODES, RealtimeError, errorMessages } from '../errors.js'
+export type {
+  ServerMessage, WelcomeMessage, PongMessage, ChannelMessage, BroadcastMessage, ChatBroadcastMessage,
+  AckMessage, ErrorMessage, ClientMessage
+} from '../protocol.js'

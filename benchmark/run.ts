@@ -31,7 +31,7 @@ export const config = quick
       mode: 'quick',
       repetitions: 1,
       generators: 4,
-      ramp: { subscribers: 1000, size: 256, stepMs: 1500, rates: [50, 100, 200, 300, 400, 600, 800, 1200], extraSteps: 1 },
+      ramp: { subscribers: 1000, size: 256, stepMs: 1500, rates: [50, 100, 200, 300, 400, 600, 800, 1200], extraSteps: 0 },
       idle: { connections: 3000 },
       steady: { subscribers: 2000, rate: 20, durationMs: 4000, sampleEvery: 4 },
       crossNode: { subscribers: 1000, rate: 20, durationMs: 4000, rampRates: [100, 200, 400, 800], stepMs: 1500 }
@@ -40,10 +40,10 @@ export const config = quick
       mode: 'full',
       repetitions: 3,
       generators: 4,
-      ramp: { subscribers: 1000, size: 256, stepMs: 3000, rates: [50, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000], extraSteps: 1 },
+      ramp: { subscribers: 1000, size: 256, stepMs: 2000, rates: [50, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000], extraSteps: 0 },
       idle: { connections: 10000 },
       steady: { subscribers: 5000, rate: 20, durationMs: 10000, sampleEvery: 5 },
-      crossNode: { subscribers: 1000, rate: 20, durationMs: 8000, rampRates: [100, 200, 300, 400, 600, 800, 1000, 1200], stepMs: 3000 }
+      crossNode: { subscribers: 1000, rate: 20, durationMs: 8000, rampRates: [100, 200, 300, 400, 600, 800, 1000, 1200], stepMs: 2000 }
     }
 
 function median (values: number[]): number {

@@ -20,31 +20,28 @@ const SEND_AS_TEXT = { binary: false } as const
 const OPEN = WebSocket.OPEN
 const SENDER_IDLE = 0
 
-export interface FanOutOptions {
-  /**
-   * Bytes a socket may hold queued (not yet taken by the kernel) before it is skipped as a
-   * slow consumer. Checked before every write, corked bytes included, so coalescing cannot let a
-   * stuck socket grow without bound. Default: no limit.
-   */
-  maxQueuedBytes?: number
-  /** Called (instead of writing) for a socket over `maxQueuedBytes`, with its queued bytes. */
-  onSlowConsumer?: (connection: Connection, queuedBytes: number) => void
+/**
+ * Decides, per recipient and frame, whether the frame may be queued: the slow-consumer cap.
+ * Called before every write with the socket's queue (`writableLength` of its TCP socket)
+ * including what is corked in this turn, so coalescing cannot let a stuck socket grow without
+ * bound. Returning false skips the frame for that connection (the policy may also close it).
+ */
+export interface Admission {
+  admit: (connection: Connection, bytes: number) => boolean
 }
 
 export class FanOut {
   readonly #counters: TrafficCounters
-  readonly #maxQueuedBytes: number
-  readonly #onSlowConsumer: (connection: Connection, queuedBytes: number) => void
+  readonly #admission: Admission | undefined
   /** Connections whose TCP socket is corked until the end of this turn. */
   #corked: Connection[] = []
   #flushTimer: NodeJS.Immediate | undefined
   /** Whether ws exposes what the fast path checks; decided on the first socket seen. */
   #fast: boolean | undefined
 
-  constructor (counters: TrafficCounters, options: FanOutOptions = {}) {
+  constructor (counters: TrafficCounters, admission?: Admission) {
     this.#counters = counters
-    this.#maxQueuedBytes = options.maxQueuedBytes ?? Infinity
-    this.#onSlowConsumer = options.onSlowConsumer ?? noop
+    this.#admission = admission
   }
 
   /** Sends `frame` to every open connection in `recipients`; returns how many got it. */
@@ -57,8 +54,7 @@ export class FanOut {
       if (socket.readyState !== OPEN) continue
       this.#fast ??= hasKnownInternals(socket)
       if (!this.#fast) {
-        if (socket.bufferedAmount > this.#maxQueuedBytes) this.#onSlowConsumer(connection, socket.bufferedAmount)
-        else {
+        if (this.#admission === undefined || this.#admission.admit(connection, payload.length)) {
           socket.send(payload, SEND_AS_TEXT)
           sent++
         }
@@ -67,11 +63,8 @@ export class FanOut {
       const tcp = socket._socket!
       // Ended by the peer but not yet seen by ws: about to close, nothing more to write.
       if (!tcp.writable) continue
-      const queued = tcp.writableLength
-      if (queued > this.#maxQueuedBytes) {
-        this.#onSlowConsumer(connection, queued)
-        continue
-      }
+      wire ??= textFrame(payload)
+      if (this.#admission !== undefined && !this.#admission.admit(connection, wire.length)) continue
       const sender = socket._sender!
       if (sender._state === SENDER_IDLE && sender._queue.length === 0) {
         if (!connection[kCorked]) {
@@ -79,7 +72,7 @@ export class FanOut {
           connection[kCorked] = true
           this.#corked.push(connection)
         }
-        tcp.write(wire ??= textFrame(payload))
+        tcp.write(wire)
       } else {
         socket.send(payload, SEND_AS_TEXT)
       }
@@ -105,5 +98,3 @@ export class FanOut {
     }
   }
 }
-
-function noop (): void {}

@@ -2,7 +2,7 @@
 // Starts each peer in its own process, load generators in others, runs the scenarios with the
 // peers interleaved and repeated, and writes a markdown table and JSON to benchmark/results/.
 // Everything runs on loopback; every loop is bounded by a count and a time limit.
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { now } from './clock.js'
@@ -194,4 +194,12 @@ async function main (): Promise<void> {
   log(`done in ${results.durationSec} s; results in benchmark/results/${config.mode}-latest.{md,json}`)
 }
 
-await main()
+// `--render=results/full-latest.json` rewrites the markdown of an earlier run without running it.
+const render = args.find((arg) => arg.startsWith('--render='))?.slice(9)
+if (render === undefined) await main()
+else {
+  const results = JSON.parse(await readFile(render, 'utf8'))
+  const markdown = renderMarkdown(results, PEERS)
+  await writeFile(render.replace(/\.json$/, '.md'), markdown)
+  console.log(markdown)
+}

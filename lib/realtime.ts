@@ -277,10 +277,11 @@ export class Realtime {
     }
   })()
 
-  // As @fastify/websocket's default: log, and cut the socket off.
+  // Replaces the route's per-socket errorHandler listener (which closes over the request and
+  // reply). ws emits 'error' for a protocol violation or an oversized frame and closes the
+  // socket itself with the matching code (1002, 1007, 1009): log it, and let that close go out.
   readonly #onSocketError = function onSocketError (this: TrackedSocket, err: Error): void {
-    this[kConnection]?.log.error({ err }, 'socket error')
-    this.terminate()
+    this[kConnection]?.log.info({ err }, 'websocket error, connection closing')
   }
 
   readonly #onSocketPong = function onSocketPong (this: TrackedSocket): void {

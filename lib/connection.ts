@@ -11,6 +11,9 @@ export interface ApplicationFrame {
   [field: string]: unknown
 }
 
+/** Set by the fan-out while this connection's TCP socket is corked until the end of the turn. */
+export const kCorked = Symbol('fastify-realtime.corked')
+
 export interface ConnectionInit {
   socket: WebSocket
   remoteAddress: string
@@ -27,6 +30,8 @@ export interface TrafficCounters {
 }
 
 export class Connection {
+  /** Internal to the fan-out (first, so no field initializer before it swallows the brackets). */
+  [kCorked] = false
   /** Unguessable id, told to the client in its `welcome` frame. */
   readonly id: string = randomUUID()
   readonly socket: WebSocket

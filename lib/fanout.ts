@@ -1,25 +1,100 @@
-// The hot path: one published frame to many sockets. The frame is encoded to bytes once
-// per publish and the same buffer is handed to every open socket.
+// The hot path: one published frame to many sockets.
+//
+// A publish is serialized once (frames.ts), encoded to bytes once and framed once with ws'
+// static `Sender.frame`; the same buffer is then written to every subscriber's TCP socket,
+// without ws re-framing it per recipient. Writes are coalesced: the first write to a socket in
+// an event-loop turn corks it, and one flush at the end of the turn uncorks them all, so a
+// burst of publishes costs one `writev` per socket instead of one system call per message.
+//
+// Writing past ws is only done when it cannot reorder or corrupt ws' own output: the socket is
+// OPEN (no close frame sent or received), its TCP socket is writable, and ws' sender has
+// nothing deflating or queued. Otherwise the frame goes through `socket.send`, which queues it
+// behind ws' own work. Replies sent with `socket.send` on the same socket land in the same
+// TCP write queue, so the order between them and fanned-out frames is the order of the calls.
 import WebSocket from 'ws'
-import type { Connection, TrafficCounters } from './connection.js'
-import type { SlowConsumerGuard } from './slow-consumer.js'
+import { kCorked, type Connection, type TrafficCounters } from './connection.js'
+import { hasKnownInternals, textFrame, type WebSocketWithInternals } from './ws-internals.js'
 
-// Hoisted so the loop allocates no options object per recipient.
-const TEXT_FRAME = { binary: false } as const
+// Hoisted so the fallback allocates no options object per recipient.
+const SEND_AS_TEXT = { binary: false } as const
+const OPEN = WebSocket.OPEN
+const SENDER_IDLE = 0
 
-/** Sends `frame` to every open connection in `recipients`; returns how many got it. */
-export function fanOut (frame: string, recipients: Iterable<Connection>, counters: TrafficCounters, slowConsumers: SlowConsumerGuard): number {
-  const bytes = Buffer.from(frame)
-  let sent = 0
-  for (const connection of recipients) {
-    const socket = connection.socket
-    if (socket.readyState !== WebSocket.OPEN) continue
-    // Slow-consumer check: a socket over its queued-bytes cap is skipped (policy drop) or closed.
-    if (!slowConsumers.admit(connection, bytes.length)) continue
-    socket.send(bytes, TEXT_FRAME)
-    sent++
+/**
+ * Decides, per recipient and frame, whether the frame may be queued: the slow-consumer cap.
+ * Called before every write with the socket's queue (`writableLength` of its TCP socket)
+ * including what is corked in this turn, so coalescing cannot let a stuck socket grow without
+ * bound. Returning false skips the frame for that connection (the policy may also close it).
+ */
+export interface Admission {
+  admit: (connection: Connection, bytes: number) => boolean
+}
+
+export class FanOut {
+  readonly #counters: TrafficCounters
+  readonly #admission: Admission | undefined
+  /** Connections whose TCP socket is corked until the end of this turn. */
+  #corked: Connection[] = []
+  #flushTimer: NodeJS.Immediate | undefined
+  /** Whether ws exposes what the fast path checks; decided on the first socket seen. */
+  #fast: boolean | undefined
+
+  constructor (counters: TrafficCounters, admission?: Admission) {
+    this.#counters = counters
+    this.#admission = admission
   }
-  counters.messagesOut += sent
-  counters.bytesOut += sent * bytes.length
-  return sent
+
+  /** Sends `frame` to every open connection in `recipients`; returns how many got it. */
+  send (frame: string, recipients: Iterable<Connection>): number {
+    const payload = Buffer.from(frame)
+    let wire: Buffer | undefined
+    let sent = 0
+    for (const connection of recipients) {
+      const socket = connection.socket as WebSocketWithInternals
+      if (socket.readyState !== OPEN) continue
+      this.#fast ??= hasKnownInternals(socket)
+      if (!this.#fast) {
+        if (this.#admission === undefined || this.#admission.admit(connection, payload.length)) {
+          socket.send(payload, SEND_AS_TEXT)
+          sent++
+        }
+        continue
+      }
+      const tcp = socket._socket!
+      // Ended by the peer but not yet seen by ws: about to close, nothing more to write.
+      if (!tcp.writable) continue
+      wire ??= textFrame(payload)
+      if (this.#admission !== undefined && !this.#admission.admit(connection, wire.length)) continue
+      const sender = socket._sender!
+      if (sender._state === SENDER_IDLE && sender._queue.length === 0) {
+        if (!connection[kCorked]) {
+          tcp.cork()
+          connection[kCorked] = true
+          this.#corked.push(connection)
+        }
+        tcp.write(wire)
+      } else {
+        socket.send(payload, SEND_AS_TEXT)
+      }
+      sent++
+    }
+    if (this.#corked.length !== 0) this.#flushTimer ??= setImmediate(this.flush)
+    this.#counters.messagesOut += sent
+    this.#counters.bytesOut += sent * payload.length
+    return sent
+  }
+
+  /** Uncorks every socket written to since the last flush: one writev each. */
+  readonly flush = (): void => {
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer)
+    this.#flushTimer = undefined
+    const corked = this.#corked
+    this.#corked = []
+    for (let i = 0; i < corked.length; i++) {
+      const connection = corked[i]!
+      connection[kCorked] = false
+      // A socket ended or destroyed meanwhile was already uncorked by Node; this is a no-op then.
+      ;(connection.socket as WebSocketWithInternals)._socket?.uncork()
+    }
+  }
 }

@@ -8,7 +8,8 @@ import { Connection, type TrafficCounters } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
 import { registerBuiltInHandlers } from './builtin-handlers.js'
 import { ErrorCode, RealtimeError, CloseCode } from './errors.js'
-import { fanOut } from './fanout.js'
+import { FanOut } from './fanout.js'
+import { releaseUpgradeResponse } from './ws-internals.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
 import { Authorization } from './authorization.js'
@@ -67,6 +68,7 @@ export class Realtime {
   readonly #registry = new ChannelRegistry()
   readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0 }
   readonly #dispatcher = new Dispatcher(this.#counters)
+  readonly #fanOut: FanOut
   readonly #heartbeat: Heartbeat
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
@@ -79,6 +81,8 @@ export class Realtime {
     this.#authorization = new Authorization(settings)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
     this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
+    // The cap is checked on the fast path before every write, corked bytes included.
+    this.#fanOut = new FanOut(this.#counters, this.#slowConsumers)
     this.nodeId = settings.nodeId
     this.#broker = broker
     this.#log = log
@@ -249,6 +253,12 @@ export class Realtime {
     const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user }, this.#counters)
     const tracked = socket as TrackedSocket
     tracked[kConnection] = connection
+    // What an idle connection does not need goes: @fastify/websocket's own error listener closes
+    // over the whole request and reply (one shared listener below does the same job), and the
+    // TCP socket still points at the hijacked HTTP response.
+    socket.removeAllListeners('error')
+    releaseUpgradeResponse(socket)
+    socket.on('error', this.#onSocketError)
     socket.on('message', this.#onSocketMessage)
     socket.on('pong', this.#onSocketPong)
     socket.on('close', this.#onSocketClose)
@@ -282,6 +292,7 @@ export class Realtime {
 
   async stop (): Promise<void> {
     this.#heartbeat.stop()
+    this.#fanOut.flush()
     this.#registry.clear()
     this.#connections.clear()
     await this.#broker.close()
@@ -291,11 +302,11 @@ export class Realtime {
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
-      fanOut(frame, this.#connections.values(), this.#counters, this.#slowConsumers)
+      this.#fanOut.send(frame, this.#connections.values())
       return
     }
     const members = this.#registry.members(channel)
-    if (members !== undefined) fanOut(frame, members, this.#counters, this.#slowConsumers)
+    if (members !== undefined) this.#fanOut.send(frame, members)
   }
 
   async #join (connection: Connection, channel: string): Promise<void> {
@@ -358,6 +369,13 @@ export class Realtime {
       dispatcher.dispatch(connection, data, isBinary)
     }
   })()
+
+  // Replaces the route's per-socket errorHandler listener (which closes over the request and
+  // reply). ws emits 'error' for a protocol violation or an oversized frame and closes the
+  // socket itself with the matching code (1002, 1007, 1009): log it, and let that close go out.
+  readonly #onSocketError = function onSocketError (this: TrackedSocket, err: Error): void {
+    this[kConnection]?.log.info({ err }, 'websocket error, connection closing')
+  }
 
   readonly #onSocketPong = function onSocketPong (this: TrackedSocket): void {
     const connection = this[kConnection]

@@ -1,0 +1,27 @@
+// fastify-realtime as a benchmark peer: the plugin as a user registers it, logger off.
+import Fastify from 'fastify'
+import realtime, { type Broker } from '../../lib/index.js'
+import { serve } from './peer-control.js'
+
+const app = Fastify({ logger: false })
+let broker: Broker | undefined
+// Scenario (d) starts two nodes sharing a Redis (BENCH_REDIS_URL).
+const redisUrl = process.env.BENCH_REDIS_URL
+if (redisUrl !== undefined) {
+  const { createRedisBroker } = await import('./redis-broker.js')
+  broker = await createRedisBroker(redisUrl)
+}
+await app.register(realtime, { path: '/ws', ...(broker === undefined ? {} : { broker }) })
+await app.listen({ port: 0, host: '127.0.0.1' })
+const address = app.server.address()
+if (address === null || typeof address === 'string') throw new Error('no port')
+
+serve({
+  name: 'fastify-realtime',
+  port: address.port,
+  publish (channel, data) {
+    app.publish(channel, data).catch((err: unknown) => { process.send?.({ ev: 'error', message: String(err) }) })
+  },
+  connections: () => app.realtime.connectionCount,
+  close: () => app.close()
+})

@@ -7,8 +7,9 @@ import { ErrorCode, RealtimeError } from '../lib/client/index.js'
 import { startRawServer } from './helpers/raw-ws-server.js'
 import { nextEvent, openClient, record } from './helpers/realtime-client.js'
 
-// Small timeouts and delays so a test takes milliseconds; jitter stays on unless pinned.
-const quick = { initialDelay: 20, maxDelay: 50, requestTimeout: 50 }
+// Short timeouts and delays so a test takes a fraction of a second; jitter stays on unless
+// pinned. The timeout leaves a loaded machine room to answer the frames that are answered.
+const quick = { initialDelay: 20, maxDelay: 50, requestTimeout: 200 }
 
 interface Frame { type: string, id?: string, channel?: string, ts?: number }
 

@@ -80,7 +80,9 @@ interface ChannelEntry {
   ready: Promise<void>
   confirm: () => void
   refuse: (err: Error) => void
-  /** `broker_unavailable` answers in a row; sets the backoff of the next subscribe retry. */
+  /** The server confirmed it at least once: `ready` has resolved, so only a final refusal lets it go. */
+  confirmed: boolean
+  /** Temporary refusals in a row; sets the backoff of the next subscribe retry. */
   retries: number
   retryTimer?: ReturnType<typeof setTimeout>
 }
@@ -422,6 +424,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       sent: false,
       resolve: () => {
         entry.retries = 0
+        entry.confirmed = true
         entry.confirm()
         this.emit('subscribed', { channel })
       },
@@ -431,7 +434,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         if (code === ErrorCode.DISCONNECTED) return
         if (this.#channels.get(channel) !== entry) return
         // A broker outage (Redis away) passes: keep the channel and ask again; `ready` waits.
-        if (code === ErrorCode.BROKER_UNAVAILABLE) {
+        // A slow server passes too for a channel the user already holds (confirmed before,
+        // so `ready` has resolved): the user keeps it rather than losing it to one late answer.
+        if (code === ErrorCode.BROKER_UNAVAILABLE || (code === ErrorCode.REQUEST_TIMEOUT && entry.confirmed)) {
           this.#retrySubscribe(channel, entry)
           this.emit('error', err)
           return
@@ -558,7 +563,7 @@ function newChannelEntry (): ChannelEntry {
   })
   // Nobody has to await `ready`; an unobserved refusal is reported as an `error` event instead.
   ready.catch(() => {})
-  return { subscribers: new Set(), ready, confirm, refuse, retries: 0 }
+  return { subscribers: new Set(), ready, confirm, refuse, confirmed: false, retries: 0 }
 }
 
 function serialize (message: OutgoingMessage): string {

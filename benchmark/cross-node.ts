@@ -38,7 +38,7 @@ async function freePort (): Promise<number> {
   return port
 }
 
-async function startRedis (): Promise<{ url: string, process: ChildProcess }> {
+export async function startRedis (): Promise<{ url: string, process: ChildProcess }> {
   const port = await freePort()
   const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {

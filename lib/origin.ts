@@ -27,8 +27,10 @@ export function createOriginCheck (allowed: AllowedOrigins): OriginCheck {
   const patterns: RegExp[] = []
   for (const entry of allowed) {
     if (typeof entry === 'string') exact.add(entry.toLowerCase())
+    // Wrapped whole in ^(?:…)$: an alternation such as /^https:\/\/a\.com|https:\/\/b\.com$/ is
+    // only anchored at its two ends, and would otherwise match https://a.com.evil.net.
     // A global or sticky regex keeps `lastIndex` between calls; a fresh copy without those flags does not.
-    else patterns.push(new RegExp(entry.source, entry.flags.replace(/[gy]/g, '')))
+    else patterns.push(new RegExp(`^(?:${entry.source})$`, entry.flags.replace(/[gy]/g, '')))
   }
   return (origin) => exact.has(origin.toLowerCase()) || patterns.some((pattern) => pattern.test(origin))
 }

@@ -36,6 +36,16 @@ t.test('anchored regexes match whole origins only', async (t) => {
   for (const origin of ATTACKS) t.equal(await statusFor(url, origin), 403, origin)
 })
 
+t.test('an alternation anchored only at its two ends still matches whole origins only', async (t) => {
+  // Read naively, ^a|b$ is "^a" or "b$": a prefix match for one side, a suffix match for the other.
+  const { url } = await startServer(t, { plugin: { allowedOrigins: [/^https:\/\/app\.example\.com|https:\/\/admin\.example\.com$/] } })
+  t.equal(await statusFor(url, 'https://app.example.com'), 101)
+  t.equal(await statusFor(url, 'https://admin.example.com'), 101)
+  t.equal(await statusFor(url, 'https://app.example.com.evil.net'), 403)
+  t.equal(await statusFor(url, 'https://evil.net/x/https://admin.example.com'), 403)
+  for (const origin of ATTACKS) t.equal(await statusFor(url, origin), 403, origin)
+})
+
 t.test('a function decides; one that throws refuses', async (t) => {
   const { url } = await startServer(t, {
     plugin: {

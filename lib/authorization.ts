@@ -38,7 +38,7 @@ export class Authorization {
 
   /** Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise. */
   async check (connection: Connection, channel: string, action: ChannelAction): Promise<void> {
-    if (action === 'publish' && !this.#allowClientPublish) throw forbidden('Clients may not publish')
+    if (action !== 'subscribe' && !this.#allowClientPublish) throw forbidden('Clients may not publish')
     if (channel.startsWith(USER_NAMESPACE)) {
       if (action === 'publish') throw forbidden('user: channels are published by the server only')
       const userId = this.userIdOf(connection.user)
@@ -57,10 +57,5 @@ export class Authorization {
       throw forbidden('Forbidden')
     }
     if (allowed !== true) throw forbidden('Forbidden')
-  }
-
-  /** Client chat goes to everyone: it follows `allowClientPublish`. */
-  checkChat (): void {
-    if (!this.#allowClientPublish) throw forbidden('Clients may not publish')
   }
 }

@@ -56,7 +56,8 @@ export type RateLimitOptions = Exclude<DataOptions['rateLimit'], false>
 export type SlowConsumerOptions = DataOptions['slowConsumer']
 
 /** What `authorize` is asked about. */
-export type ChannelAction = 'subscribe' | 'publish'
+/** `chat` is asked with `channel` set to `'!broadcast'`: a chat line reaches every connection. */
+export type ChannelAction = 'subscribe' | 'publish' | 'chat'
 
 export interface AuthorizeRequest {
   connection: Connection

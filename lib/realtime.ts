@@ -230,7 +230,8 @@ export class Realtime {
 
   /** A client's chat line, delivered to everyone as `{type:'chat', from, content, ts}`. */
   async chat (connection: Connection, content: string): Promise<void> {
-    this.#authorization.checkChat()
+    // A chat line reaches every connection on every node: it needs permission like a publish.
+    await this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
     await this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now()))
   }
 

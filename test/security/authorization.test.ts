@@ -97,3 +97,24 @@ t.test('a slow authorize does not let a pipelined unsubscribe overtake its subsc
   t.equal(app.realtime.subscriberCount('room'), 0, 'the last request wins: not subscribed')
   t.same(client.seen((frame) => frame.id === 'sub' || frame.id === 'unsub').map((frame) => frame.id), ['sub', 'unsub'], 'answered in order')
 })
+
+t.test('chat asks authorize too (action chat, channel !broadcast): a refused chat reaches no one', async (t) => {
+  const asked: Array<{ channel: string, action: string }> = []
+  const { connect } = await startServer(t, {
+    plugin: {
+      authenticate: (request) => ({ id: request.headers['x-user'] }),
+      authorize: ({ user, channel, action }) => {
+        asked.push({ channel, action })
+        return action !== 'chat' || (user as { id: string }).id === 'moderator'
+      }
+    }
+  })
+  const guest = await connect({ headers: { 'x-user': 'guest' } })
+  const moderator = await connect({ headers: { 'x-user': 'moderator' } })
+  t.match(await guest.request({ type: 'chat', content: 'spam' }, 'c1'), { type: 'error', code: 'forbidden', id: 'c1' })
+  t.same(await moderator.request({ type: 'chat', content: 'welcome' }, 'c2'), { type: 'ack', id: 'c2' })
+  t.equal((await guest.nextOfType('chat')).content, 'welcome')
+  await settle(guest)
+  t.same(guest.seen((frame) => frame.type === 'chat').map((frame) => frame.content), ['welcome'], 'the refused line was never delivered')
+  t.same(asked.filter((entry) => entry.action === 'chat'), [{ channel: '!broadcast', action: 'chat' }, { channel: '!broadcast', action: 'chat' }])
+})

@@ -39,9 +39,14 @@ export class FanOut {
   /** Whether ws exposes what the fast path checks; decided on the first socket seen. */
   #fast: boolean | undefined
 
-  constructor (counters: TrafficCounters, admission?: Admission) {
+  /**
+   * `writeDirect: false` sends every frame through `socket.send`: needed when permessage-deflate
+   * may be negotiated, since frames written past ws would go out uncompressed.
+   */
+  constructor (counters: TrafficCounters, admission?: Admission, { writeDirect = true } = {}) {
     this.#counters = counters
     this.#admission = admission
+    if (!writeDirect) this.#fast = false
   }
 
   /** Sends `frame` to every open connection in `recipients`; returns how many got it. */

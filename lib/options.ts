@@ -20,7 +20,8 @@ export const OptionsSchema = Type.Object({
   /** Milliseconds `app.close()` waits for clients to answer the 1001 close before cutting them off. */
   closeGracePeriod: Type.Integer({ minimum: 0, default: 1000 }),
   /** This node's id, sent in the welcome frame and in broker envelopes. Random by default. */
-  nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  // Printable ASCII only: broker envelopes carry it with its length in bytes.
+  nodeId: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,64}$' })),
   /** permessage-deflate; off by default (CPU, memory per socket). Inflated frames stay bounded by `maxPayload`. */
   perMessageDeflate: Type.Boolean({ default: false }),
   /** Open connections this node accepts; more upgrades are answered 503 before the upgrade. */

@@ -27,6 +27,8 @@ export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'a
   maxSubscriptionsPerConnection: number
   rateLimit: false | RateLimitOptions
   slowConsumer: SlowConsumerOptions
+  /** When on, published frames go through ws so that they are compressed. */
+  perMessageDeflate: boolean
 }
 
 export interface RealtimeStats {
@@ -82,7 +84,7 @@ export class Realtime {
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
     this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
     // The cap is checked on the fast path before every write, corked bytes included.
-    this.#fanOut = new FanOut(this.#counters, this.#slowConsumers)
+    this.#fanOut = new FanOut(this.#counters, this.#slowConsumers, { writeDirect: settings.perMessageDeflate === false })
     this.nodeId = settings.nodeId
     this.#broker = broker
     this.#log = log

@@ -186,3 +186,16 @@ t.test('app.close() flushes frames still corked', async (t) => {
   t.same(raw.map((frame) => (JSON.parse(frame.text) as { data: string }).data), ['final words'])
   t.equal(client.socket.readyState, WebSocket.CLOSED)
 })
+
+t.test('with perMessageDeflate on, published frames go out compressed and decode equal', async (t) => {
+  const { app, connect } = await startServer(t, { plugin: { perMessageDeflate: true } })
+  const client = await connect({ perMessageDeflate: true })
+  await client.subscribe('zip')
+  const tcp = (client.socket as unknown as { _socket: import('node:net').Socket })._socket
+  const before = tcp.bytesRead
+  const data = 'all work and no play '.repeat(3000)
+  await app.publish('zip', data)
+  t.equal((await client.nextOfType('message')).data, data)
+  const onTheWire = tcp.bytesRead - before
+  t.ok(onTheWire < data.length / 10, `${onTheWire} bytes on the wire for ${data.length} bytes of data`)
+})

@@ -9,6 +9,8 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
   ['fractional interval', { heartbeatInterval: 1.5 }, /invalid option heartbeatInterval/],
   ['timeout not below interval', { heartbeatInterval: 1000, heartbeatTimeout: 1000 }, /heartbeatTimeout must be less than heartbeatInterval/],
   ['empty node id', { nodeId: '' }, /invalid option nodeId/],
+  ['node id outside printable ASCII', { nodeId: 'nœud-1' }, /invalid option nodeId/],
+  ['node id with a space', { nodeId: 'node 1' }, /invalid option nodeId/],
   ['broker without methods', { broker: { publish () {} } }, /broker must implement/]
 ]
 

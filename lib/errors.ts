@@ -63,7 +63,7 @@ export const CloseCode = {
   ABNORMAL: 1006,
   /** A text frame that is not valid UTF-8. */
   INVALID_PAYLOAD: 1007,
-  /** Policy violation: refused authentication, session ended, sustained abuse. */
+  /** Policy violation: session ended (`disconnectUser`), sustained abuse. A refused login is HTTP 401, before the upgrade. */
   POLICY_VIOLATION: 1008,
   /** Frame larger than `maxPayload`. */
   MESSAGE_TOO_BIG: 1009,

@@ -245,7 +245,11 @@ export class Realtime {
       await this.#broker.subscribe(BROADCAST_CHANNEL)
     } catch (err) {
       // A broker started degraded keeps the reference and subscribes once it connects.
-      if (this.#broker.state !== 'unavailable') throw err
+      if (this.#broker.state !== 'unavailable') {
+        // Registration fails: release what the broker opened, or its connections keep the process alive.
+        await this.#broker.close().catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'broker close after a failed start failed'))
+        throw err
+      }
       this.#log.warn({ err }, 'broadcast channel not subscribed yet: the broker is unavailable')
     }
     this.#heartbeat.start()
@@ -367,8 +371,10 @@ export class Realtime {
     return function onSocketMessage (this: TrackedSocket, data: Buffer, isBinary: boolean): void {
       const connection = this[kConnection]
       if (connection === undefined) return
-      connection.alive = true
+      // Only a frame we process counts as alive: a client over its cap that keeps sending but
+      // never reads must still fall to the heartbeat.
       if (!admit(connection)) return
+      connection.alive = true
       dispatcher.dispatch(connection, data, isBinary)
     }
   })()

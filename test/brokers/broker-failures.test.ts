@@ -3,6 +3,8 @@
 import t from 'tap'
 import { MemoryBroker } from '../../lib/brokers/memory-broker.js'
 import { ErrorCode, RealtimeError } from '../../lib/errors.js'
+import Fastify from 'fastify'
+import realtime from '../../lib/index.js'
 import { startServer } from '../helpers/server.js'
 
 /** The embedded broker, with channels named `down-*` failing like an unreachable Redis. */
@@ -28,7 +30,7 @@ t.test('a failed broker subscription answers broker_unavailable and holds nothin
   t.equal(app.realtime.subscriberCount('down-1'), 0)
   t.same(app.realtime.channels(), [])
 
-  t.same(await client.subscribe('up'), { type: 'subscribed', channel: 'up', id: client.received.at(-1)?.id }, 'other channels still work')
+  t.same(await client.request({ type: 'subscribe', channel: 'up' }, 'up-1'), { type: 'subscribed', channel: 'up', id: 'up-1' }, 'other channels still work')
 })
 
 t.test('a publish the broker refuses answers broker_unavailable with its id; app.publish rejects', async (t) => {
@@ -48,4 +50,26 @@ t.test('the memory broker refuses publishes once closed', async (t) => {
   await broker.close()
   t.equal(broker.state, 'closed')
   await t.rejects(broker.publish('a', '{}'), { code: ErrorCode.BROKER_UNAVAILABLE })
+})
+
+t.test('a failed start releases the broker, so nothing it opened keeps the process alive', async (t) => {
+  class BroadcastRefusingBroker extends MemoryBroker {
+    closed = false
+    override async subscribe (channel: string): Promise<void> {
+      await super.subscribe(channel)
+      throw new Error('cannot subscribe the broadcast channel')
+    }
+
+    override async close (): Promise<void> {
+      this.closed = true
+      await super.close()
+    }
+  }
+  const broker = new BroadcastRefusingBroker()
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(realtime, { broker })
+  await t.rejects(async () => { await app.ready() }, /cannot subscribe the broadcast channel/)
+  t.equal(broker.closed, true)
+  t.equal(broker.state, 'closed')
 })

@@ -82,7 +82,6 @@ export class HandshakeGuard {
   readonly #perAddress = new Map<string, number>()
   readonly #users = new WeakMap<FastifyRequest, unknown>()
   #closing = false
-  refused = 0
 
   constructor (settings: HandshakeSettings, openConnections: () => number) {
     this.#settings = settings
@@ -175,7 +174,6 @@ export class HandshakeGuard {
   }
 
   #refuse (request: FastifyRequest, reply: FastifyReply, refusal: Refusal): FastifyReply {
-    this.refused++
     request.log.info({ statusCode: refusal.statusCode, reason: refusal.message }, 'websocket handshake refused')
     return reply.code(refusal.statusCode).header('connection', 'close').send({ statusCode: refusal.statusCode, error: refusal.message })
   }

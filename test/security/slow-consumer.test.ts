@@ -119,3 +119,31 @@ t.test('policy drop: slow consumers stay connected and frames for them are skipp
   t.ok(stats.slowConsumerDrops > 0, `frames were dropped for slow clients (${stats.slowConsumerDrops})`)
   t.equal(app.realtime.subscriberCount('firehose'), 204, 'nobody was closed')
 })
+
+t.test('policy drop: a client that keeps sending but never reads still falls to the heartbeat', async (t) => {
+  const { app, connect } = await startServer(t, {
+    plugin: { slowConsumer: { maxBufferedBytes: 64 * 1024, policy: 'drop' }, heartbeatInterval: 600, heartbeatTimeout: 300, rateLimit: false }
+  })
+  const client = await connect()
+  await client.subscribe('flood')
+  const serverSocket = app.realtime.connection(client.welcome.connectionId)!.socket
+  const gone = once(serverSocket, 'close')
+  // The client keeps talking throughout (each ping is answered, adding to its queue)...
+  const chatter = setInterval(() => client.send({ type: 'ping' }), 50)
+  t.teardown(() => clearInterval(chatter))
+  // ...but stops reading, and the server's queue for it fills until frames are dropped.
+  const clientTcp = (client.socket as WebSocket & { _socket: Socket })._socket
+  clientTcp.pause()
+  const payload = 'x'.repeat(60 * 1024)
+  for (let i = 0; i < 2000 && app.realtime.stats().slowConsumerDrops === 0; i++) {
+    await app.publish('flood', payload)
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+  t.ok(app.realtime.stats().slowConsumerDrops > 0, 'frames for it are being dropped')
+  // Its frames are refused while it is over the cap, so they are no sign of life.
+  await gone
+  clearInterval(chatter)
+  // Let the client read the server's FIN, or its own close would wait out ws' 30 s timer.
+  clientTcp.resume()
+  t.equal(app.realtime.connection(client.welcome.connectionId), undefined, 'removed by the heartbeat')
+})

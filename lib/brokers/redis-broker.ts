@@ -283,8 +283,18 @@ export class RedisBroker implements Broker {
 
 function duplicateForSubscribing (connection: RedisConnection, sharded: boolean, connectionName: string): RedisConnection {
   // Our own resubscription (on 'ready') replaces ioredis' so the broker knows when it is done;
-  // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting.
-  const overrides = { lazyConnect: true, enableOfflineQueue: false, autoResubscribe: false, autoResendUnfulfilledCommands: false }
+  // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting. A command
+  // unanswered when the link drops must settle: with `autoResendUnfulfilledCommands` off,
+  // ioredis would otherwise drop it with its promise pending forever, and the channel's
+  // queue with it. `maxRetriesPerRequest: 0` rejects it on the drop; its interest stays, so
+  // the restore on the next 'ready' takes the channel again.
+  const overrides = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    autoResubscribe: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0
+  }
   if (isCluster(connection)) {
     // On a cluster one shard can drop while the others (and the cluster's 'ready') stay:
     // ioredis' subscriber group takes a returning shard's channels again, so its own
@@ -293,7 +303,7 @@ function duplicateForSubscribing (connection: RedisConnection, sharded: boolean,
       lazyConnect: true,
       enableOfflineQueue: false,
       shardedSubscribers: sharded,
-      redisOptions: { ...connection.options.redisOptions, connectionName }
+      redisOptions: { ...connection.options.redisOptions, maxRetriesPerRequest: 0, connectionName }
     })
   }
   return connection.duplicate({ ...overrides, connectionName })

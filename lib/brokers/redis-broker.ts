@@ -268,13 +268,16 @@ export class RedisBroker implements Broker {
   }
 
   #createConnection (connectionName: string): RedisConnection {
-    const overrides = { lazyConnect: true, enableOfflineQueue: false, connectionName }
+    // No offline queue and no retry: a PUBLISH Redis has not answered when the link drops is
+    // rejected then, never written again after the reconnect (Redis may have delivered it
+    // already: a resend would deliver it twice), and never left waiting while Redis is away.
+    const overrides = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName }
     const { url, redis } = this.#options
     if (this.#sharded) {
       return new Cluster([url ?? { host: redis?.host ?? '127.0.0.1', port: redis?.port ?? 6379 }], {
         lazyConnect: true,
         enableOfflineQueue: false,
-        redisOptions: { ...redis, connectionName }
+        redisOptions: { ...redis, maxRetriesPerRequest: 0, connectionName }
       })
     }
     return url === undefined ? new Redis({ ...redis, ...overrides }) : new Redis(url, { ...redis, ...overrides })

@@ -76,6 +76,8 @@ export class RedisBroker implements Broker {
     const connectionName = 'fastify-realtime:' + context.nodeId.replace(/[^\x21-\x7e]/g, '_')
 
     const { client } = this.#options
+    // An ended client never reconnects: no use starting (even degraded) on it.
+    if (client !== undefined && client.status === 'end') throw new Error('fastify-realtime: ' + endedClientMessage)
     if (client === undefined) {
       this.#publisher = this.#createConnection(connectionName + ':pub')
       this.#ownsPublisher = true
@@ -316,15 +318,34 @@ function isCluster (connection: RedisConnection): connection is Cluster {
   return connection.isCluster
 }
 
-function waitUntilReady (connection: RedisConnection): Promise<void> {
-  if (connection.status === 'ready') return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const onReady = (): void => { connection.off('error', onError); resolve() }
-    const onError = (err: Error): void => { connection.off('ready', onReady); reject(err) }
+/** Resolves when the user's client is ready; connects a lazy one, refuses one that has ended. */
+async function waitUntilReady (connection: RedisConnection): Promise<void> {
+  switch (connection.status) {
+    case 'ready':
+      return
+    case 'wait':
+      // `lazyConnect: true` and nothing sent yet: it would wait for a command forever.
+      await connection.connect()
+      return
+    case 'end':
+      throw new Error(endedClientMessage)
+  }
+  await new Promise<void>((resolve, reject) => {
+    const settle = (): void => {
+      connection.off('ready', onReady)
+      connection.off('error', onError)
+      connection.off('end', onEnd)
+    }
+    const onReady = (): void => { settle(); resolve() }
+    const onError = (err: Error): void => { settle(); reject(err) }
+    const onEnd = (): void => { settle(); reject(new Error(endedClientMessage)) }
     connection.once('ready', onReady)
     connection.once('error', onError)
+    connection.once('end', onEnd)
   })
 }
+
+const endedClientMessage = 'redis.client has ended (quit or disconnected) and will not reconnect; pass a client that is connected or connecting'
 
 async function quit (connection: RedisConnection): Promise<void> {
   if (connection.status !== 'ready') {

@@ -48,7 +48,13 @@ export class RedisBroker implements Broker {
   #ownsPublisher = false
   /** Bumped when the subscriber connection drops: acknowledgements of an older one do not count. */
   #epoch = 0
-  #resubscribing = false
+  /**
+   * Each 'ready' of the subscriber starts a restore with the next generation; the broker is
+   * ready only once the latest one is done, so an older restore that settles late (its
+   * connection dropped meanwhile) cannot report ready while the newest is still under way.
+   */
+  #restoreStarted = 0
+  #restoreDone = 0
   /** Settles when the subscriptions taken again after the latest 'ready' are in place. */
   #restoring: Promise<void> = Promise.resolve()
   #header = ''
@@ -233,10 +239,11 @@ export class RedisBroker implements Broker {
     if (this.#state === 'closed') return
     // A fresh connection holds no subscriptions: take every channel with interest again
     // before calling the broker ready, so a publish accepted after that reaches this node.
-    this.#resubscribing = true
+    const generation = ++this.#restoreStarted
     const channels = [...this.#interest.channels()]
     this.#restoring = Promise.allSettled(channels.map((channel) => this.#sync(channel))).then((results) => {
-      this.#resubscribing = false
+      if (generation !== this.#restoreStarted) return
+      this.#restoreDone = generation
       const failed = results.filter((result) => result.status === 'rejected').length
       if (failed > 0) this.#log?.warn({ redis: this.#address, failed }, 'Redis subscriptions failed after reconnecting')
       else if (this.#state !== 'starting') this.#log?.debug({ channels: channels.length }, 'Redis subscriptions restored')
@@ -255,7 +262,7 @@ export class RedisBroker implements Broker {
   }
 
   #isConnected (): boolean {
-    return this.#publisher?.status === 'ready' && this.#subscriber?.status === 'ready' && !this.#resubscribing
+    return this.#publisher?.status === 'ready' && this.#subscriber?.status === 'ready' && this.#restoreDone === this.#restoreStarted
   }
 
   #setState (next: BrokerState): void {

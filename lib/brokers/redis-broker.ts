@@ -325,17 +325,16 @@ function isCluster (connection: RedisConnection): connection is Cluster {
   return connection.isCluster
 }
 
-/** Resolves when the user's client is ready; connects a lazy one, refuses one that has ended. */
+/**
+ * Resolves when the user's client is ready; connects a lazy one. One that had ended is
+ * refused by start() already; one that ends while we wait rejects instead of hanging.
+ */
 async function waitUntilReady (connection: RedisConnection): Promise<void> {
-  switch (connection.status) {
-    case 'ready':
-      return
-    case 'wait':
-      // `lazyConnect: true` and nothing sent yet: it would wait for a command forever.
-      await connection.connect()
-      return
-    case 'end':
-      throw new Error(endedClientMessage)
+  if (connection.status === 'ready') return
+  if (connection.status === 'wait') {
+    // `lazyConnect: true` and nothing sent yet: it would wait for a command forever.
+    await connection.connect()
+    return
   }
   await new Promise<void>((resolve, reject) => {
     const settle = (): void => {

@@ -4,6 +4,7 @@
 // failing. Now an unanswered PUBLISH is rejected on the drop and never written again.
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
+import { Redis } from 'ioredis'
 import { RedisBroker } from '../../lib/brokers/redis-broker.js'
 import { ErrorCode } from '../../lib/errors.js'
 import { eventually, startRedis } from '../helpers/redis-server.js'
@@ -63,4 +64,33 @@ t.test('with Redis away, a PUBLISH in flight rejects at the drop, before any rec
   await a.publish('c', marker)
   await onB.wait((d) => d.frame === marker)
   t.same(onB.deliveries.map((d) => d.frame), [lost, marker], 'nothing was resent after the outage')
+})
+
+t.test('a client you own, with the settings the README recommends, behaves the same', { timeout: 30_000 }, async (t) => {
+  const log = Fastify({ logger: false }).log
+  const proxy = await startRedisProxy(t, redis.port)
+  const client = new Redis(proxy.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectionName: 'own-publisher' })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  const a = new RedisBroker({ client, keyPrefix: 'own:' })
+  const b = new RedisBroker({ url: redis.url, keyPrefix: 'own:' })
+  const onB = new DeliveryLog()
+  t.teardown(() => a.close())
+  t.teardown(() => b.close())
+  await a.start({ onMessage: () => {}, log, nodeId: 'own-a' })
+  await b.start({ onMessage: onB.onMessage, log, nodeId: 'own-b' })
+  await b.subscribe('c')
+  const link = await proxy.link('own-publisher')
+
+  link.swallowReplies = true
+  const once = frame('once')
+  const publishing = a.publish('c', once)
+  await onB.wait((d) => d.frame === once)
+  link.cut()
+  await t.rejects(publishing, { code: ErrorCode.BROKER_UNAVAILABLE })
+  await eventually(() => a.state === 'ready', 'node A reconnected')
+  const marker = frame('marker')
+  await a.publish('c', marker)
+  await onB.wait((d) => d.frame === marker)
+  t.same(onB.deliveries.map((d) => d.frame), [once, marker], 'the frame reached node B exactly once')
 })

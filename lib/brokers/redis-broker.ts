@@ -48,7 +48,13 @@ export class RedisBroker implements Broker {
   #ownsPublisher = false
   /** Bumped when the subscriber connection drops: acknowledgements of an older one do not count. */
   #epoch = 0
-  #resubscribing = false
+  /**
+   * Each 'ready' of the subscriber starts a restore with the next generation; the broker is
+   * ready only once the latest one is done, so an older restore that settles late (its
+   * connection dropped meanwhile) cannot report ready while the newest is still under way.
+   */
+  #restoreStarted = 0
+  #restoreDone = 0
   /** Settles when the subscriptions taken again after the latest 'ready' are in place. */
   #restoring: Promise<void> = Promise.resolve()
   #header = ''
@@ -76,6 +82,8 @@ export class RedisBroker implements Broker {
     const connectionName = 'fastify-realtime:' + context.nodeId.replace(/[^\x21-\x7e]/g, '_')
 
     const { client } = this.#options
+    // An ended client never reconnects: no use starting (even degraded) on it.
+    if (client !== undefined && client.status === 'end') throw new Error('fastify-realtime: ' + endedClientMessage)
     if (client === undefined) {
       this.#publisher = this.#createConnection(connectionName + ':pub')
       this.#ownsPublisher = true
@@ -231,10 +239,11 @@ export class RedisBroker implements Broker {
     if (this.#state === 'closed') return
     // A fresh connection holds no subscriptions: take every channel with interest again
     // before calling the broker ready, so a publish accepted after that reaches this node.
-    this.#resubscribing = true
+    const generation = ++this.#restoreStarted
     const channels = [...this.#interest.channels()]
     this.#restoring = Promise.allSettled(channels.map((channel) => this.#sync(channel))).then((results) => {
-      this.#resubscribing = false
+      if (generation !== this.#restoreStarted) return
+      this.#restoreDone = generation
       const failed = results.filter((result) => result.status === 'rejected').length
       if (failed > 0) this.#log?.warn({ redis: this.#address, failed }, 'Redis subscriptions failed after reconnecting')
       else if (this.#state !== 'starting') this.#log?.debug({ channels: channels.length }, 'Redis subscriptions restored')
@@ -253,7 +262,7 @@ export class RedisBroker implements Broker {
   }
 
   #isConnected (): boolean {
-    return this.#publisher?.status === 'ready' && this.#subscriber?.status === 'ready' && !this.#resubscribing
+    return this.#publisher?.status === 'ready' && this.#subscriber?.status === 'ready' && this.#restoreDone === this.#restoreStarted
   }
 
   #setState (next: BrokerState): void {
@@ -268,13 +277,16 @@ export class RedisBroker implements Broker {
   }
 
   #createConnection (connectionName: string): RedisConnection {
-    const overrides = { lazyConnect: true, enableOfflineQueue: false, connectionName }
+    // No offline queue and no retry: a PUBLISH Redis has not answered when the link drops is
+    // rejected then, never written again after the reconnect (Redis may have delivered it
+    // already: a resend would deliver it twice), and never left waiting while Redis is away.
+    const overrides = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName }
     const { url, redis } = this.#options
     if (this.#sharded) {
       return new Cluster([url ?? { host: redis?.host ?? '127.0.0.1', port: redis?.port ?? 6379 }], {
         lazyConnect: true,
         enableOfflineQueue: false,
-        redisOptions: { ...redis, connectionName }
+        redisOptions: { ...redis, maxRetriesPerRequest: 0, connectionName }
       })
     }
     return url === undefined ? new Redis({ ...redis, ...overrides }) : new Redis(url, { ...redis, ...overrides })
@@ -283,8 +295,18 @@ export class RedisBroker implements Broker {
 
 function duplicateForSubscribing (connection: RedisConnection, sharded: boolean, connectionName: string): RedisConnection {
   // Our own resubscription (on 'ready') replaces ioredis' so the broker knows when it is done;
-  // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting.
-  const overrides = { lazyConnect: true, enableOfflineQueue: false, autoResubscribe: false, autoResendUnfulfilledCommands: false }
+  // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting. A command
+  // unanswered when the link drops must settle: with `autoResendUnfulfilledCommands` off,
+  // ioredis would otherwise drop it with its promise pending forever, and the channel's
+  // queue with it. `maxRetriesPerRequest: 0` rejects it on the drop; its interest stays, so
+  // the restore on the next 'ready' takes the channel again.
+  const overrides = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    autoResubscribe: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0
+  }
   if (isCluster(connection)) {
     // On a cluster one shard can drop while the others (and the cluster's 'ready') stay:
     // ioredis' subscriber group takes a returning shard's channels again, so its own
@@ -293,7 +315,7 @@ function duplicateForSubscribing (connection: RedisConnection, sharded: boolean,
       lazyConnect: true,
       enableOfflineQueue: false,
       shardedSubscribers: sharded,
-      redisOptions: { ...connection.options.redisOptions, connectionName }
+      redisOptions: { ...connection.options.redisOptions, maxRetriesPerRequest: 0, connectionName }
     })
   }
   return connection.duplicate({ ...overrides, connectionName })
@@ -303,15 +325,33 @@ function isCluster (connection: RedisConnection): connection is Cluster {
   return connection.isCluster
 }
 
-function waitUntilReady (connection: RedisConnection): Promise<void> {
-  if (connection.status === 'ready') return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const onReady = (): void => { connection.off('error', onError); resolve() }
-    const onError = (err: Error): void => { connection.off('ready', onReady); reject(err) }
+/**
+ * Resolves when the user's client is ready; connects a lazy one. One that had ended is
+ * refused by start() already; one that ends while we wait rejects instead of hanging.
+ */
+async function waitUntilReady (connection: RedisConnection): Promise<void> {
+  if (connection.status === 'ready') return
+  if (connection.status === 'wait') {
+    // `lazyConnect: true` and nothing sent yet: it would wait for a command forever.
+    await connection.connect()
+    return
+  }
+  await new Promise<void>((resolve, reject) => {
+    const settle = (): void => {
+      connection.off('ready', onReady)
+      connection.off('error', onError)
+      connection.off('end', onEnd)
+    }
+    const onReady = (): void => { settle(); resolve() }
+    const onError = (err: Error): void => { settle(); reject(err) }
+    const onEnd = (): void => { settle(); reject(new Error(endedClientMessage)) }
     connection.once('ready', onReady)
     connection.once('error', onError)
+    connection.once('end', onEnd)
   })
 }
+
+const endedClientMessage = 'redis.client has ended (quit or disconnected) and will not reconnect; pass a client that is connected or connecting'
 
 async function quit (connection: RedisConnection): Promise<void> {
   if (connection.status !== 'ready') {

@@ -1,6 +1,7 @@
 // What only the Redis broker has: interest-based subscriptions seen from Redis itself,
 // connection ownership, a Redis that is away at start or goes away while running, and
 // messages on our channels that this plugin did not write.
+import { once } from 'node:events'
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
@@ -8,6 +9,7 @@ import { RedisBroker } from '../../lib/brokers/redis-broker.js'
 import type { Broker } from '../../lib/brokers/broker.js'
 import { ErrorCode, RealtimeError } from '../../lib/errors.js'
 import { eventually, freePort, startRedis } from '../helpers/redis-server.js'
+import { startRedisProxy } from '../helpers/redis-proxy.js'
 import { DeliveryLog, frame } from './broker-contract.js'
 
 interface LogLine { level: number, msg: string, [key: string]: unknown }
@@ -113,6 +115,14 @@ t.test('quits the connections it opened on close', async (t) => {
 t.test('publishes on a client the user owns, subscribes on a duplicate, and never closes the client', async (t) => {
   const client = new Redis(redis.url, { connectionName: 'users-own' })
   t.teardown(() => client.quit())
+  // Keep hold of the duplicate the broker opens, to see it end.
+  const duplicates: Redis[] = []
+  const duplicate = client.duplicate.bind(client)
+  client.duplicate = (override) => {
+    const copy = duplicate(override)
+    duplicates.push(copy)
+    return copy
+  }
   const broker = new RedisBroker({ client, keyPrefix: 'owned:' })
   const { deliveries } = await start(t, broker, 'borrower')
   await broker.subscribe('c')
@@ -120,7 +130,11 @@ t.test('publishes on a client the user owns, subscribes on a duplicate, and neve
   await broker.publish('c', f)
   await deliveries.wait((d) => d.frame === f)
   t.same((await clientNames(redis.admin)).filter((name) => name.includes('borrower')), ['fastify-realtime:borrower:sub'])
+  t.equal(duplicates.length, 1)
+  const ended = once(duplicates[0]!, 'end')
   await broker.close()
+  await ended
+  t.equal(duplicates[0]!.status, 'end', 'the duplicate the broker opened has ended')
   t.equal(client.status, 'ready')
   t.equal(await client.ping(), 'PONG')
   await eventually(async () => !(await clientNames(redis.admin)).some((name) => name.includes('borrower')), 'the duplicate is closed')
@@ -138,6 +152,42 @@ t.test('Redis unreachable at start: start rejects naming the address, and leaves
   t.match((error as Error).message, 'ECONNREFUSED', 'with the cause')
   t.notMatch((error as Error).message, 'secret', 'no credentials in the message')
   t.equal(broker.state, 'closed')
+})
+
+t.test('Redis refusing connections at start: once start rejects, the broker\'s connections make no further attempt', async (t) => {
+  const proxy = await startRedisProxy(t, redis.port)
+  proxy.refuse = true
+  // One retry schedule for the broker's connections and for a sentinel: while the sentinel
+  // makes its attempts, a connection the broker left retrying would make some too.
+  const RETRY_DELAY = 20
+  const broker = new RedisBroker({ url: proxy.url, redis: { retryStrategy: () => RETRY_DELAY } })
+  const { log } = captureLog()
+  await t.rejects(broker.start({ onMessage: () => {}, log, nodeId: 'refused' }), { code: ErrorCode.BROKER_UNAVAILABLE })
+  t.equal(broker.state, 'closed')
+  t.ok(proxy.refused >= 1, 'the broker tried to connect')
+
+  // Counted from the sentinel's first refused attempt on: a connect of the broker's that was
+  // already under way when start rejected has landed by then.
+  const SENTINEL_ATTEMPTS = 5
+  let sentinelAttempts = 0
+  let refusedAtFirst = 0
+  let sentinelDone: () => void = () => {}
+  const done = new Promise<void>((resolve) => { sentinelDone = resolve })
+  const sentinel = new Redis(proxy.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => {
+      if (++sentinelAttempts === 1) refusedAtFirst = proxy.refused
+      if (sentinelAttempts === SENTINEL_ATTEMPTS) sentinelDone()
+      return RETRY_DELAY
+    }
+  })
+  sentinel.on('error', () => {})
+  t.teardown(() => sentinel.disconnect())
+  sentinel.connect().catch(() => {})
+  await done
+  sentinel.disconnect()
+  t.equal(proxy.refused - refusedAtFirst, SENTINEL_ATTEMPTS - 1, 'every connection attempt since then was the sentinel\'s')
 })
 
 t.test('startDegraded: starts without Redis, refuses publishes, and becomes ready when Redis appears', async (t) => {

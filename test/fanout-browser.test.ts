@@ -4,11 +4,7 @@
 import t from 'tap'
 import { launchBrowser, openPage } from './helpers/browser.js'
 import { startServer } from './helpers/server.js'
-
-/** The exact frame the plugin documents for a publish, given the `ts` it carried. */
-function expectedFrame (channel: string, data: unknown, ts: number): string {
-  return `{"type":"message","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)},"ts":${ts}}`
-}
+import { expectedFrame } from './helpers/frames.js'
 
 t.test('Chromium decodes every fanned-out frame to exactly the published text, in order', async (t) => {
   const { app, url } = await startServer(t, {

@@ -4,6 +4,7 @@ import t from 'tap'
 import { once } from 'node:events'
 import WebSocket from 'ws'
 import { startServer } from './helpers/server.js'
+import { expectedFrame } from './helpers/frames.js'
 import type { TestClient } from './helpers/ws-client.js'
 import { FanOut } from '../lib/fanout.js'
 import type { Connection } from '../lib/connection.js'
@@ -13,11 +14,6 @@ function recordRaw (client: TestClient): Array<{ text: string, binary: boolean }
   const raw: Array<{ text: string, binary: boolean }> = []
   client.socket.on('message', (data: Buffer, isBinary: boolean) => raw.push({ text: data.toString('utf8'), binary: isBinary }))
   return raw
-}
-
-/** The exact frame the plugin documents for a publish, given the `ts` it carried. */
-function expectedFrame (channel: string, data: unknown, ts: number): string {
-  return `{"type":"message","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)},"ts":${ts}}`
 }
 
 /** The server-side connection of a client. */

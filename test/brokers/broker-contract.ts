@@ -50,6 +50,20 @@ export function frame (label = 'm'): string {
 
 export type CreateBroker = (t: Test) => Broker | Promise<Broker>
 
+/**
+ * Publishes a fresh frame on `channel`, then a marker on `markerChannel` (one this node
+ * receives), and returns how often the frame was delivered once the marker was: both brokers
+ * keep a publisher's order, so after the marker the count is final.
+ */
+async function deliveriesBeforeMarker (broker: Broker, log: DeliveryLog, channel: string, markerChannel: string): Promise<{ count: number, published: string }> {
+  const published = frame()
+  const marker = frame('marker')
+  await broker.publish(channel, published)
+  await broker.publish(markerChannel, marker)
+  await log.wait((d) => d.frame === marker)
+  return { count: log.count(published), published }
+}
+
 export async function startBroker (t: Test, create: CreateBroker, nodeId = 'node-a'): Promise<{ broker: Broker, log: DeliveryLog }> {
   const broker = await create(t)
   const log = new DeliveryLog()
@@ -73,24 +87,15 @@ export function brokerContract (t: Test, create: CreateBroker): void {
   t.test('delivers a publish to this node exactly once, with the frame unchanged', async (t) => {
     const { broker, log } = await startBroker(t, create)
     await broker.subscribe('news')
-    const first = frame()
-    const marker = frame('marker')
-    await broker.publish('news', first)
-    await broker.publish('news', marker)
-    await log.wait((d) => d.frame === marker)
-    t.equal(log.count(first), 1)
-    t.same(log.deliveries[0], { channel: 'news', frame: first })
+    const { count, published } = await deliveriesBeforeMarker(broker, log, 'news', 'news')
+    t.equal(count, 1)
+    t.same(log.deliveries[0], { channel: 'news', frame: published })
   })
 
   t.test('delivers nothing of a channel this node has no interest in', async (t) => {
     const { broker, log } = await startBroker(t, create)
     await broker.subscribe('wanted')
-    const unwanted = frame()
-    const marker = frame('marker')
-    await broker.publish('other', unwanted)
-    await broker.publish('wanted', marker)
-    await log.wait((d) => d.frame === marker)
-    t.equal(log.count(unwanted), 0)
+    t.equal((await deliveriesBeforeMarker(broker, log, 'other', 'wanted')).count, 0)
   })
 
   t.test('counts references: the last unsubscribe ends delivery', async (t) => {
@@ -104,12 +109,7 @@ export function brokerContract (t: Test, create: CreateBroker): void {
 
     await broker.unsubscribe('c')
     await broker.subscribe('marker')
-    const afterLast = frame()
-    const marker = frame('marker')
-    await broker.publish('c', afterLast)
-    await broker.publish('marker', marker)
-    await log.wait((d) => d.frame === marker)
-    t.equal(log.count(afterLast), 0)
+    t.equal((await deliveriesBeforeMarker(broker, log, 'c', 'marker')).count, 0)
   })
 
   t.test('interleaved subscribe and unsubscribe calls end in the last one\'s state', async (t) => {
@@ -120,12 +120,7 @@ export function brokerContract (t: Test, create: CreateBroker): void {
     await log.wait((d) => d.frame === wanted)
 
     await Promise.all([broker.unsubscribe('x'), broker.subscribe('x'), broker.unsubscribe('x'), broker.subscribe('y')])
-    const unwanted = frame()
-    const marker = frame('marker')
-    await broker.publish('x', unwanted)
-    await broker.publish('y', marker)
-    await log.wait((d) => d.frame === marker)
-    t.equal(log.count(unwanted), 0)
+    t.equal((await deliveriesBeforeMarker(broker, log, 'x', 'y')).count, 0)
   })
 
   t.test('keeps the order of publishes', async (t) => {

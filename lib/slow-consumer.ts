@@ -2,16 +2,10 @@
 // server's socket buffer grow with every frame; without a cap that is a memory hole one
 // client can dig. The gauge is the socket's `writableLength` (bytes handed to the kernel
 // socket and not yet taken by it), not ws' `bufferedAmount`.
-import type { Socket } from 'node:net'
-import type WebSocket from 'ws'
 import type { Connection } from './connection.js'
 import { CloseCode } from './errors.js'
 import type { SlowConsumerOptions } from './options.js'
-
-/** Bytes queued on a ws socket's underlying TCP socket. */
-export function queuedBytes (socket: WebSocket): number {
-  return (socket as WebSocket & { _socket?: Socket })._socket?.writableLength ?? 0
-}
+import { queuedBytes } from './ws-internals.js'
 
 export class SlowConsumerGuard {
   readonly #maxBufferedBytes: number

@@ -1,6 +1,7 @@
-// The parts of `ws` the fan-out fast path relies on beyond its typed API, in one place: the
-// static `Sender.frame` (public in ws, missing from @types/ws) and the private fields that tell
-// whether writing straight to a WebSocket's TCP socket keeps ws' own frame order.
+// The parts of `ws` the plugin relies on beyond its typed API, in one place: the static
+// `Sender.frame` (public in ws, missing from @types/ws), the private fields that tell whether
+// writing straight to a WebSocket's TCP socket keeps ws' own frame order, and that TCP socket's
+// queue, which the slow-consumer cap reads.
 import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 
@@ -51,6 +52,11 @@ export function hasKnownInternals (socket: WebSocket): boolean {
     typeof internals._sender._state === 'number' && Array.isArray(internals._sender._queue) &&
     internals._socket !== null && typeof internals._socket === 'object' &&
     typeof internals._socket.cork === 'function'
+}
+
+/** Bytes queued on a ws socket's TCP socket and not yet taken by the kernel (corked bytes included). */
+export function queuedBytes (socket: WebSocket): number {
+  return (socket as WebSocketWithInternals)._socket?.writableLength ?? 0
 }
 
 /**

@@ -72,6 +72,7 @@ const fastifyRealtime = fp(realtimePlugin, { fastify: '5.x', name: 'fastify-real
 export default fastifyRealtime
 export { fastifyRealtime }
 export type { RealtimePluginOptions } from './options.js'
+export type { ChannelRuleOptions, ChannelRule } from './channels/channel-rules.js'
 export { Realtime } from './realtime.js'
 export type { RealtimeStats, CustomMessage, CustomMessageHandler } from './realtime.js'
 export { Connection } from './connection.js'

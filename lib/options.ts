@@ -7,6 +7,7 @@ import type { Broker } from './brokers/broker.js'
 import type { Connection } from './connection.js'
 import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
+import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
 
 export const OptionsSchema = Type.Object({
   /** Route of the WebSocket endpoint. */
@@ -92,6 +93,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   allowedOrigins?: AllowedOrigins
   /** The id of a user, for `user:<id>` channels and `disconnectUser()`; default `user.id ?? user.sub`. */
   userId?: (user: unknown) => string | number | undefined
+  /** Per-channel rules; the first whose `match` fits a channel decides for it (see lib/channels/). */
+  channels?: readonly ChannelRuleOptions[]
 }
 
 export interface ResolvedOptions extends DataOptions {
@@ -101,6 +104,7 @@ export interface ResolvedOptions extends DataOptions {
   authorize: AuthorizeFunction | undefined
   allowedOrigins: AllowedOrigins | undefined
   userId: (user: unknown) => string | undefined
+  channels: ChannelRules
 }
 
 const validator = Compile(OptionsSchema)
@@ -137,7 +141,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -165,6 +169,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   checkFunction('userId', userId)
   checkAllowedOrigins(allowedOrigins)
   const idOf = userId ?? defaultUserId
+  const channelRules = new ChannelRules(channels ?? [])
   return {
     ...resolved,
     nodeId: resolved.nodeId ?? randomUUID(),
@@ -172,6 +177,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     authenticate,
     authorize,
     allowedOrigins,
+    channels: channelRules,
     userId: (user) => {
       const id = idOf(user)
       return id === undefined || id === null || id === '' ? undefined : String(id)

@@ -19,7 +19,7 @@ import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './o
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
 import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number

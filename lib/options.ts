@@ -50,12 +50,25 @@ export const OptionsSchema = Type.Object({
     maxBufferedBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
     /** `close`: close with 1013 (terminated after `closeGracePeriod`); `drop`: skip frames for it until it catches up. */
     policy: Type.Union([Type.Literal('close'), Type.Literal('drop')], { default: 'close' })
+  }, { default: {}, additionalProperties: false }),
+  /** Presence of channels whose rule asks for it (see docs/presence.md). */
+  presence: Type.Object({
+    /** Milliseconds over which joins and leaves of a channel are coalesced into one `presence_diff` per node. */
+    eventWindow: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+    /** Joins and leaves listed in one `presence_diff`; more are counted in its `more`. */
+    maxEventsPerFrame: Type.Integer({ minimum: 1, default: 100 }),
+    /** Largest presence info of a member, in bytes of JSON; larger info sent with a subscribe answers `invalid_message`. */
+    maxInfoBytes: Type.Integer({ minimum: 2, maximum: 65_536, default: 1024 })
   }, { default: {}, additionalProperties: false })
 })
 
 export type DataOptions = Static<typeof OptionsSchema>
 export type RateLimitOptions = Exclude<DataOptions['rateLimit'], false>
 export type SlowConsumerOptions = DataOptions['slowConsumer']
+export type PresenceOptions = DataOptions['presence']
+
+/** A member's presence info from its connection (for example a display name from `connection.user`). */
+export type PresenceInfoFunction = (connection: Connection) => unknown
 
 /** What `authorize` is asked about. */
 /** `chat` is asked with `channel` set to `'!broadcast'`: a chat line reaches every connection. */
@@ -78,13 +91,16 @@ export type AuthenticateFunction = (request: FastifyRequest) => unknown
 /** Exact origins, anchored regexes, or a function deciding per origin. */
 export type AllowedOrigins = ReadonlyArray<string | RegExp> | ((origin: string, request: FastifyRequest) => boolean)
 
-export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLimit' | 'slowConsumer'>> {
+export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLimit' | 'slowConsumer' | 'presence'>> {
   /** Where frames travel between publishers and subscribers; `MemoryBroker` (one process) by default. */
   broker?: Broker
   /** Fan out through Redis: shorthand for `broker: new RedisBroker(redis)`. */
   redis?: RedisBrokerOptions
   rateLimit?: false | Partial<RateLimitOptions>
   slowConsumer?: Partial<SlowConsumerOptions>
+  presence?: Partial<PresenceOptions>
+  /** The presence info of a connection's membership in channels with presence (unless the client sends its own). */
+  presenceInfo?: PresenceInfoFunction
   /** Runs before the upgrade; its result becomes `connection.user`. */
   authenticate?: AuthenticateFunction
   /** Decides each client `subscribe` and `publish`, after the built-in namespace rules. */
@@ -105,6 +121,7 @@ export interface ResolvedOptions extends DataOptions {
   allowedOrigins: AllowedOrigins | undefined
   userId: (user: unknown) => string | undefined
   channels: ChannelRules
+  presenceInfo: PresenceInfoFunction | undefined
 }
 
 const validator = Compile(OptionsSchema)
@@ -141,7 +158,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, presenceInfo } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -167,6 +184,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   checkFunction('authenticate', authenticate)
   checkFunction('authorize', authorize)
   checkFunction('userId', userId)
+  checkFunction('presenceInfo', presenceInfo)
   checkAllowedOrigins(allowedOrigins)
   const idOf = userId ?? defaultUserId
   const channelRules = new ChannelRules(channels ?? [])
@@ -178,6 +196,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     authorize,
     allowedOrigins,
     channels: channelRules,
+    presenceInfo,
     userId: (user) => {
       const id = idOf(user)
       return id === undefined || id === null || id === '' ? undefined : String(id)

@@ -17,9 +17,13 @@ import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
 import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
-import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
+import { BROADCAST_CHANNEL, type Broker, type BrokerState, type PresenceStats } from './brokers/broker.js'
+import { Presence } from './presence/presence.js'
+import { PresenceRules } from './presence/presence-rules.js'
+import { registerPresenceHandlers } from './presence/presence-handlers.js'
+import type { PresenceUser } from './protocol.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'presence' | 'presenceInfo'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -75,6 +79,8 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
+  /** Only when a channel rule asks for presence. */
+  readonly #presence: Presence | undefined
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
 
@@ -96,7 +102,18 @@ export class Realtime {
         connection.socket.terminate()
       }
     )
+    const presenceRules = new PresenceRules(settings.channels)
+    this.#presence = presenceRules.used
+      ? new Presence({
+        nodeId: settings.nodeId,
+        heartbeatInterval: settings.heartbeatInterval,
+        options: settings.presence,
+        presenceInfo: settings.presenceInfo,
+        userIdOf: (connection) => this.#authorization.userIdOf(connection.user)
+      }, presenceRules, broker, log)
+      : undefined
     registerBuiltInHandlers(this.#dispatcher, this)
+    registerPresenceHandlers(this.#dispatcher, this.#presence, (connection, channel) => this.#authorization.check(connection, channel, 'subscribe'))
   }
 
   // Public API (app.realtime)
@@ -134,6 +151,18 @@ export class Realtime {
       rateLimited: this.#rateLimiter?.refused ?? 0,
       rateLimitClosed: this.#rateLimiter?.closed ?? 0
     }
+  }
+
+  /** Who is subscribed to `channel` on every node, grouped per user. Rejects with `presence_disabled` when its rule has no presence. */
+  async presence (channel: string): Promise<PresenceUser[]> {
+    if (this.#presence === undefined) throw new RealtimeError(ErrorCode.PRESENCE_DISABLED)
+    return await this.#presence.members(channel)
+  }
+
+  /** How many users and connections are subscribed to `channel` on every node. */
+  async presenceStats (channel: string): Promise<PresenceStats> {
+    if (this.#presence === undefined) throw new RealtimeError(ErrorCode.PRESENCE_DISABLED)
+    return await this.#presence.stats(channel)
   }
 
   /**
@@ -195,20 +224,26 @@ export class Realtime {
    */
   async subscribe (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#inOrder(connection, channel, () => this.#join(connection, channel))
+    const info = this.#presence?.infoFor(connection, channel, undefined)
+    await this.#inOrder(connection, channel, () => this.#join(connection, channel, info))
   }
 
   async unsubscribe (connection: Connection, channel: string): Promise<void> {
     await this.#inOrder(connection, channel, async () => {
-      if (this.#registry.remove(connection, channel)) await this.#broker.unsubscribe(channel)
+      if (!this.#registry.remove(connection, channel)) return
+      this.#presence?.leave(connection, channel)
+      await this.#broker.unsubscribe(channel)
     })
   }
 
   // Used by the built-in handlers
 
-  /** A client's subscribe: namespace rules, `authorize`, then the subscription limit. */
-  async subscribeFrom (connection: Connection, channel: string): Promise<void> {
+  /** A client's subscribe: namespace rules, `authorize`, then the subscription limit. `info`: its presence info. */
+  async subscribeFrom (connection: Connection, channel: string, sentInfo?: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
+    const info = this.#presence === undefined
+      ? refuseInfo(sentInfo)
+      : this.#presence.infoFor(connection, channel, sentInfo)
     // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
     // that is still being authorized.
     await this.#inOrder(connection, channel, async () => {
@@ -219,7 +254,7 @@ export class Realtime {
       if (connection.channels.size >= limit && !connection.channels.has(channel)) {
         throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
       }
-      await this.#join(connection, channel)
+      await this.#join(connection, channel, info)
     })
   }
 
@@ -252,6 +287,7 @@ export class Realtime {
       }
       this.#log.warn({ err }, 'broadcast channel not subscribed yet: the broker is unavailable')
     }
+    await this.#presence?.start()
     this.#heartbeat.start()
   }
 
@@ -300,6 +336,8 @@ export class Realtime {
   async stop (): Promise<void> {
     this.#heartbeat.stop()
     this.#fanOut.flush()
+    // Leaves of the connections just closed are written before the broker goes.
+    await this.#presence?.stop()
     this.#registry.clear()
     this.#connections.clear()
     await this.#broker.close()
@@ -316,7 +354,7 @@ export class Realtime {
     if (members !== undefined) this.#fanOut.send(frame, members)
   }
 
-  async #join (connection: Connection, channel: string): Promise<void> {
+  async #join (connection: Connection, channel: string, info: unknown): Promise<void> {
     // A connection that closed while this waited its turn must not re-enter the registry.
     if (!this.#connections.has(connection.id)) return
     // Already a member: operations run in order, so its subscription is live.
@@ -328,6 +366,8 @@ export class Realtime {
       if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
       throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
+    // Listed before `subscribed` is answered: a presence request after it includes this connection.
+    await this.#presence?.join(connection, channel, info)
   }
 
   /**
@@ -356,7 +396,10 @@ export class Realtime {
 
   #remove (connection: Connection): void {
     if (!this.#connections.delete(connection.id)) return
-    for (const channel of this.#registry.removeAll(connection)) this.#releaseChannel(channel)
+    for (const channel of this.#registry.removeAll(connection)) {
+      this.#presence?.leave(connection, channel)
+      this.#releaseChannel(channel)
+    }
   }
 
   // One listener of each kind for all sockets; `this` is the socket.
@@ -400,6 +443,14 @@ export class Realtime {
       remove(connection)
     }
   })()
+}
+
+/** Without presence, no channel takes presence info. */
+function refuseInfo (sent: unknown): undefined {
+  if (sent !== undefined) {
+    throw new RealtimeError(ErrorCode.INVALID_MESSAGE, 'This channel takes no presence info', [{ path: '/info', message: 'not accepted for this channel' }])
+  }
+  return undefined
 }
 
 /** A close reason fits in 123 bytes of UTF-8 (RFC 6455); ws throws on a longer one. */

@@ -3,11 +3,13 @@
 import { RealtimeError, ErrorCode } from '../errors.js'
 import type { Broker, BrokerContext, BrokerState, BrokerListener } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
+import { MemoryPresence } from './memory-presence.js'
 
 export class MemoryBroker implements Broker {
   #state: BrokerState = 'starting'
   #onMessage: BrokerListener | undefined
   readonly #interest = new ChannelInterest()
+  readonly presence = new MemoryPresence()
 
   get state (): BrokerState {
     return this.#state
@@ -36,6 +38,7 @@ export class MemoryBroker implements Broker {
   async close (): Promise<void> {
     this.#state = 'closed'
     this.#interest.clear()
+    this.presence.clear()
     this.#onMessage = undefined
   }
 }

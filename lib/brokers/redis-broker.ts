@@ -8,6 +8,7 @@ import { ErrorCode, RealtimeError } from '../errors.js'
 import type { Broker, BrokerContext, BrokerListener, BrokerState } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
 import { envelopeHeader, parseEnvelope } from './envelope.js'
+import { RedisPresence } from './redis-presence.js'
 
 export interface RedisBrokerOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With `sharded`, one node of the cluster. */
@@ -62,6 +63,8 @@ export class RedisBroker implements Broker {
   /** ioredis rejects `connect()` with "Connection is closed."; the cause is in the error event. */
   #lastError: Error | undefined
   #onMessage: BrokerListener | undefined
+  /** Presence members in Redis hashes, written through the publishing connection. */
+  readonly presence: RedisPresence
 
   constructor (options: RedisBrokerOptions = {}) {
     checkOptions(options)
@@ -69,6 +72,10 @@ export class RedisBroker implements Broker {
     this.#keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
     this.#sharded = options.sharded === true
     this.#address = describeAddress(options)
+    this.presence = new RedisPresence({
+      connection: () => this.#state === 'ready' ? this.#publisher : undefined,
+      keyPrefix: this.#keyPrefix
+    })
   }
 
   get state (): BrokerState {

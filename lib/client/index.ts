@@ -4,11 +4,13 @@ export { RealtimeClient } from './realtime-client.js'
 export type {
   ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription
 } from './realtime-client.js'
+export type { PresenceEvent, PresenceCounts, PresenceClientEvents } from './presence.js'
 export type { RealtimeClientOptions, WebSocketLike, WebSocketConstructor } from './options.js'
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
 export type { BackoffOptions } from './backoff.js'
 export { ErrorCode, CloseCode, FINAL_CLOSE_CODES, RealtimeError, errorMessages } from '../errors.js'
 export type {
   ServerMessage, WelcomeMessage, PongMessage, ChannelMessage, BroadcastMessage, ChatBroadcastMessage,
-  AckMessage, ErrorMessage, ClientMessage
+  AckMessage, ErrorMessage, ClientMessage, PresenceMember, PresenceUser, PresenceMessage, PresenceStatsMessage,
+  PresenceDiffMessage
 } from '../protocol.js'

@@ -3,12 +3,13 @@
 // and reports everything else through typed events. Browser-safe: the protocol types are
 // imported as types only (protocol.ts pulls TypeBox in at run time); errors.ts has no imports.
 import type {
-  BroadcastMessage, ChannelMessage, ChatBroadcastMessage, ServerMessage, WelcomeMessage
+  BroadcastMessage, ChannelMessage, ChatBroadcastMessage, PresenceUser, ServerMessage, WelcomeMessage
 } from '../protocol.js'
 import { CloseCode, ErrorCode, FINAL_CLOSE_CODES, RealtimeError } from '../errors.js'
 import { backoffDelay } from './backoff.js'
 import { resolveClientOptions, type ClientSettings, type RealtimeClientOptions, type WebSocketLike } from './options.js'
 import { TypedEmitter, callSafely } from './typed-emitter.js'
+import { emitPresenceDiff, requestPresence, requestPresenceStats, type PresenceClientEvents, type PresenceCounts } from './presence.js'
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -28,7 +29,7 @@ export interface OutgoingMessage {
 /** Any server frame, including application types the protocol does not define. */
 export type IncomingFrame = ServerMessage | { type: string, [field: string]: unknown }
 
-export interface RealtimeClientEvents {
+export interface RealtimeClientEvents extends PresenceClientEvents {
   /** Every state change. */
   state: ConnectionState
   /** The socket is open; channels are resubscribed and queued frames sent. */
@@ -76,6 +77,8 @@ interface OutgoingFrame {
 }
 
 interface ChannelEntry {
+  /** Presence info sent with every subscribe of the channel. */
+  info?: unknown
   subscribers: Set<{ handler: ChannelHandler<any> }>
   ready: Promise<void>
   confirm: () => void
@@ -145,11 +148,13 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    * Calls `handler` with the `data` of every message on `channel`. The subscription is kept
    * across reconnects until the returned function is called.
    */
-  subscribe<Data = unknown> (channel: string, handler: ChannelHandler<Data>): Subscription {
+  subscribe<Data = unknown> (channel: string, handler: ChannelHandler<Data>, options: { info?: unknown } = {}): Subscription {
     this.#assertUsable()
     let entry = this.#channels.get(channel)
     if (entry === undefined) {
       const created = newChannelEntry()
+      // Presence info (channels whose rule has an `info` schema); the first subscriber's counts.
+      if (options.info !== undefined) created.info = options.info
       entry = created
       this.#channels.set(channel, created)
       if (this.#state === 'open') this.#sendSubscribe(channel, created)
@@ -176,6 +181,16 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /** Calls `handler` with every chat line (`from` is the sender's connection id); returns a function that stops it. */
   onChat (handler: (message: ChatBroadcastMessage) => void): () => void {
     return this.on('chat', handler)
+  }
+
+  /** Every member of `channel` (a channel with presence) on every node, grouped per user; asked fresh each time. */
+  presence (channel: string): Promise<PresenceUser[]> {
+    return requestPresence((message) => this.request(message), channel)
+  }
+
+  /** How many users and connections `channel` has. */
+  presenceStats (channel: string): Promise<PresenceCounts> {
+    return requestPresenceStats((message) => this.request(message), channel)
   }
 
   /** Publishes `data` on `channel`; resolves on the server's `ack`, rejects with `RealtimeError`. */
@@ -451,7 +466,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.#pending.set(id, request)
     // Resuming from a history offset (a later issue) adds the last offset seen to this frame.
     // Through #write with the id, so the request timeout starts once the frame is on the wire.
-    this.#write({ text: JSON.stringify({ type: 'subscribe', channel, id }), id })
+    this.#write({ text: JSON.stringify({ type: 'subscribe', channel, id, info: entry.info }), id })
     // Not written (the socket is closing): the next open subscribes again.
     if (!request.sent) this.#pending.delete(id)
   }
@@ -508,6 +523,13 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         break
       case 'ack':
         this.#settle(message.id, message.data)
+        break
+      case 'presence':
+      case 'presence_stats':
+        if (message.id !== undefined) this.#settle(message.id, message)
+        break
+      case 'presence_diff':
+        emitPresenceDiff(message, (event, payload) => this.emit<typeof event>(event, payload as RealtimeClientEvents[typeof event]))
         break
       case 'subscribed':
       case 'unsubscribed':

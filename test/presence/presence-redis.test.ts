@@ -100,7 +100,7 @@ t.test('a member leaves on unsubscribe, on disconnect and on heartbeat timeout, 
   // Heard of them first: a join and a leave within one window cancel out, and nobody hears either.
   const joinedIds = new Set<string>()
   while (joinedIds.size < 3) {
-    const frame = await watcher.next((f) => f.type === 'presence_diff' && f.joins.length > 0 && f.joins[0].userId !== 'watcher')
+    const frame = await watcher.next((f) => f.type === 'presence_diff' && f.joins.length > 0 && f.joins[0]?.userId !== 'watcher')
     for (const member of frame.joins) joinedIds.add(member.userId)
   }
 

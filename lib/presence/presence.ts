@@ -36,6 +36,9 @@ export class Presence {
   readonly #members = new Map<string, Map<string, PresenceMember>>()
   /** Broker writes still running, awaited at stop. */
   readonly #writes = new Set<Promise<void>>()
+  /** Reads running now, per channel, shared by the requests that arrive meanwhile. */
+  readonly #memberReads = new Map<string, Promise<PresenceUser[]>>()
+  readonly #statsReads = new Map<string, Promise<PresenceStats>>()
   readonly ttl: number
   #timer: NodeJS.Timeout | undefined
 
@@ -109,15 +112,19 @@ export class Presence {
     this.#track(this.#store.remove(channel, [member]), channel).catch(() => {})
   }
 
-  /** Every member of `channel` on every node, grouped per user. */
+  /**
+   * Every member of `channel` on every node, grouped per user. Requests for one channel
+   * that arrive while one is running share its answer: a crowd asking at once (a big room
+   * reconnecting) costs one broker read.
+   */
   async members (channel: string): Promise<PresenceUser[]> {
     this.#assertEnabled(channel)
-    return groupByUser(await this.#store.members(channel))
+    return await this.#shared(this.#memberReads, channel, async () => groupByUser(await this.#store.members(channel)))
   }
 
   async stats (channel: string): Promise<PresenceStats> {
     this.#assertEnabled(channel)
-    return await this.#store.stats(channel)
+    return await this.#shared(this.#statsReads, channel, () => this.#store.stats(channel))
   }
 
   /** Removes what a previous run of this node id left behind, then starts refreshing. */
@@ -161,6 +168,17 @@ export class Presence {
   #assertEnabled (channel: string): void {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
     if (this.#rules.ruleFor(channel) === undefined) throw new RealtimeError(ErrorCode.PRESENCE_DISABLED, `Presence is not enabled for channel ${channel}`)
+  }
+
+  #shared<T> (reads: Map<string, Promise<T>>, channel: string, read: () => Promise<T>): Promise<T> {
+    let running = reads.get(channel)
+    if (running === undefined) {
+      running = read()
+      reads.set(channel, running)
+      const done = (): void => { reads.delete(channel) }
+      running.then(done, done)
+    }
+    return running
   }
 
   async #track (write: Promise<void>, channel: string): Promise<void> {

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
-import { PRESENCE_TTL_INTERVALS, type RealtimePluginOptions } from '../../lib/index.js'
+import { PRESENCE_TTL_INTERVALS, RedisBroker, type RealtimePluginOptions } from '../../lib/index.js'
 import { startProcess, waitForOutput, type ManagedProcess } from '../../example-app/cluster/child-process.js'
 import { startRedis, freePort, eventually } from '../helpers/redis-server.js'
 import { startServer, type StartedServer } from '../helpers/server.js'
@@ -195,6 +195,20 @@ t.test('after a Redis restart, the next refresh lists every member again', async
     }
   }, 'both members are listed again')
   t.pass('listed again')
+})
+
+t.test('presence requests for one channel that arrive together share one Redis read', async (t) => {
+  const redis = await startRedis(t)
+  const broker = new RedisBroker({ url: redis.url })
+  const node = await startServer(t, { plugin: { broker, channels: [{ match: 'room.*', presence: true }] } })
+  const clients = await Promise.all(Array.from({ length: 5 }, () => node.connect()))
+  for (const client of clients) await client.subscribe('room.1')
+  const before = broker.presence.commands
+  // Written together, read by the server in one turn: the first read is still waiting for Redis.
+  const asker = clients[0]!
+  const answers = await Promise.all(['1', '2', '3', '4', '5'].map((id) => asker.request({ type: 'presence', channel: 'room.1' }, id)))
+  t.ok(answers.every((answer) => answer.users.length === 5), 'each request is answered with every member')
+  t.equal(broker.presence.commands - before, 1, 'one Redis call for five requests')
 })
 
 t.test('2,000 connections joining one channel at once: join frames bounded by the coalescing, every member listed', async (t) => {

@@ -52,13 +52,19 @@ return gone
 `)
 
 // Reads skip expired members without removing them (APPLY prunes and announces them).
+// When none has expired (the usual case), HVALS answers in one call.
 const LIVE_VALUES = NOW + `
-local fields = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
-local values = {}
-for start = 1, #fields, 1000 do
-  local chunk = redis.call('HMGET', KEYS[1], unpack(fields, start, math.min(start + 999, #fields)))
-  for _, value in ipairs(chunk) do
-    if value then values[#values + 1] = value end
+local values
+if redis.call('ZCOUNT', KEYS[2], '-inf', now) == 0 then
+  values = redis.call('HVALS', KEYS[1])
+else
+  values = {}
+  local fields = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
+  for start = 1, #fields, 1000 do
+    local chunk = redis.call('HMGET', KEYS[1], unpack(fields, start, math.min(start + 999, #fields)))
+    for _, value in ipairs(chunk) do
+      if value then values[#values + 1] = value end
+    end
   end
 end
 `
@@ -66,12 +72,17 @@ end
 /** KEYS: members, expiry. Returns the JSON of every live member. */
 export const MEMBERS = script(LIVE_VALUES + 'return values\n')
 
-/** KEYS: members, expiry. Returns { distinct user ids, connections } of live members. */
+/**
+ * KEYS: members, expiry. Returns { distinct user ids, connections } of live members. A member's
+ * JSON starts with its user id (`{"userId":"...","connectionId":`): the user is the text
+ * before `","connectionId":"`, which a JSON-escaped user id cannot contain (its quotes are
+ * escaped), so no JSON decoding is needed.
+ */
 export const STATS = script(LIVE_VALUES + `
 local users = {}
 local count = 0
 for _, value in ipairs(values) do
-  local user = cjson.decode(value).userId
+  local user = string.sub(value, 1, (string.find(value, '","connectionId":"', 1, true) or 0) - 1)
   if not users[user] then
     users[user] = true
     count = count + 1

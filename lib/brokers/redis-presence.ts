@@ -33,6 +33,8 @@ export interface RedisPresenceContext {
 export class RedisPresence implements BrokerPresence {
   readonly #context: RedisPresenceContext
   #pending = new Map<string, PendingChannel>()
+  /** Per node id: channels in its Redis list, channels written since the list was last rewritten. */
+  readonly #lists = new Map<string, { listed: Set<string>, seen: Set<string>, renewedAt: number }>()
   #flushScheduled = false
   /** Script calls and other commands sent, for the benchmark's round-trip count. */
   commands = 0
@@ -71,6 +73,7 @@ export class RedisPresence implements BrokerPresence {
     await Promise.all(channels.map((channel) => this.#run(REMOVE_NODE, this.#keys(channel), [nodeId + ' '])))
     this.commands++
     await connection.del(nodeKey)
+    this.#lists.delete(nodeId)
   }
 
   #queue (channel: string, ttl: number, change: (changes: Map<string, Change>) => void): Promise<PresenceMember[]> {
@@ -104,7 +107,7 @@ export class RedisPresence implements BrokerPresence {
           removes.push(field)
           continue
         }
-        adds.push(field, JSON.stringify(member))
+        adds.push(field, memberJson(member))
         let channels = byNode.get(member.nodeId)
         if (channels === undefined) byNode.set(member.nodeId, channels = new Set())
         channels.add(channel)
@@ -137,14 +140,36 @@ export class RedisPresence implements BrokerPresence {
     })
   }
 
-  /** The node's own list of channels it wrote, so a restart (or close) finds its members. */
+  /**
+   * The node's own list of channels it wrote, so a restart (or close) finds its members.
+   * Written when a channel is new to it; rewritten (with the channels written since the last
+   * rewrite, which the periodic refresh includes) once a third of `ttl` has passed, so the
+   * list neither expires under live members nor keeps channels the node has left.
+   * A lone join to a channel already listed costs its script call only.
+   */
   #remember (nodeId: string, channels: Set<string>, ttl: number): void {
     const connection = this.#context.connection()
     if (connection === undefined) return
+    let list = this.#lists.get(nodeId)
+    if (list === undefined) this.#lists.set(nodeId, list = { listed: new Set(), seen: new Set(), renewedAt: 0 })
+    for (const channel of channels) list.seen.add(channel)
     const key = this.#nodeKey(nodeId)
-    this.commands += 2
-    // Best effort: without it only a restart's immediate cleanup is lost; expiry still holds.
-    connection.sadd(key, ...channels).then(() => connection.pexpire(key, ttl)).catch(() => {})
+    const now = Date.now()
+    if (now - list.renewedAt >= ttl / 3) {
+      const current = list
+      current.listed = current.seen
+      current.seen = new Set()
+      current.renewedAt = now
+      this.commands++
+      // Best effort: without it only a restart's immediate cleanup is lost; expiry still holds.
+      connection.multi().del(key).sadd(key, ...current.listed).pexpire(key, ttl).exec().catch(() => { current.renewedAt = 0 })
+      return
+    }
+    const fresh = [...channels].filter((channel) => !list.listed.has(channel))
+    if (fresh.length === 0) return
+    for (const channel of fresh) list.listed.add(channel)
+    this.commands++
+    connection.multi().sadd(key, ...fresh).pexpire(key, ttl).exec().catch(() => {})
   }
 
   #ready (): RedisConnection {
@@ -182,6 +207,11 @@ export class RedisPresence implements BrokerPresence {
 
 function fieldOf (nodeId: string, connectionId: string): string {
   return nodeId + ' ' + connectionId
+}
+
+/** The member's JSON, user id first: the stats script reads users without decoding JSON. */
+function memberJson ({ userId, connectionId, nodeId, info }: PresenceMember): string {
+  return JSON.stringify(info === undefined ? { userId, connectionId, nodeId } : { userId, connectionId, nodeId, info })
 }
 
 function parseMember (value: string): PresenceMember {

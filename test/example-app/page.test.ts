@@ -20,7 +20,7 @@ await buildPage(buildDir)
 async function openChat (t: Test, options: ExampleAppOptions = {}): Promise<{ page: Page, pageErrors: Error[], node: Awaited<ReturnType<typeof startNode>> }> {
   const node = await startNode(t, { ...options, pageBuildDir: buildDir })
   const browser = await launchBrowser(t)
-  const { page, pageErrors } = await openPage(t, browser, node.url)
+  const { page, pageErrors } = await openPage(t, browser, node.url, { consoleErrors: true })
   return { page, pageErrors, node }
 }
 
@@ -102,7 +102,7 @@ for (const width of [1280, 390]) {
   t.test(`at ${width} px wide, long channel names and long words wrap inside the screen`, async (t) => {
     const node = await startNode(t, { pageBuildDir: buildDir })
     const browser = await launchBrowser(t)
-    const { page, pageErrors } = await openPage(t, browser, node.url, 10000, { viewport: { width, height: 800 } })
+    const { page, pageErrors } = await openPage(t, browser, node.url, { consoleErrors: true, context: { viewport: { width, height: 800 } } })
     await page.waitForSelector('#channels li[data-channel="general"][data-subscribed="true"]')
     const longChannel = `room-${'x'.repeat(195)}`
     await page.fill('#new-channel', longChannel)

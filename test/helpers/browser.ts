@@ -23,29 +23,38 @@ export async function launchBrowser (t: Test): Promise<Browser> {
 
 export interface OpenedPage {
   page: Page
-  /** Uncaught exceptions thrown in the page and console errors, in order. */
+  /** Uncaught exceptions thrown in the page (and console errors, when watched), in order. */
   pageErrors: Error[]
 }
 
+export interface OpenPageOptions {
+  timeoutMs?: number
+  context?: BrowserContextOptions
+  /** Count console errors as page errors too (an invalid `pattern`, a 404 for a favicon...). */
+  consoleErrors?: boolean
+}
+
 /**
- * Collects what a page reports as wrong: uncaught exceptions and console errors (an invalid
- * `pattern` attribute, a 404 for a missing favicon...), so a test can insist on none.
+ * Collects what a page reports as wrong: uncaught exceptions and, with `consoleErrors`,
+ * console errors, so a test can insist on none.
  */
-export function watchErrors (page: Page, errors: Error[] = []): Error[] {
+export function watchErrors (page: Page, errors: Error[] = [], consoleErrors = true): Error[] {
   page.on('pageerror', (err) => errors.push(err))
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(new Error(`console error: ${message.text()} (${message.location().url})`))
-  })
+  if (consoleErrors) {
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(new Error(`console error: ${message.text()} (${message.location().url})`))
+    })
+  }
   return errors
 }
 
-/** A fresh page (own context) at `url`; page and console errors are collected for the test to check. */
-export async function openPage (t: Test, browser: Browser, url: string, timeoutMs = 10000, contextOptions: BrowserContextOptions = {}): Promise<OpenedPage> {
-  const context = await browser.newContext(contextOptions)
+/** A fresh page (own context) at `url`; page errors are collected for the test to check. */
+export async function openPage (t: Test, browser: Browser, url: string, options: OpenPageOptions = {}): Promise<OpenedPage> {
+  const context = await browser.newContext(options.context)
   t.teardown(() => context.close())
   const page = await context.newPage()
-  page.setDefaultTimeout(timeoutMs)
-  const pageErrors = watchErrors(page)
+  page.setDefaultTimeout(options.timeoutMs ?? 10000)
+  const pageErrors = watchErrors(page, [], options.consoleErrors ?? false)
   await page.goto(url)
   return { page, pageErrors }
 }

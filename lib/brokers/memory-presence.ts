@@ -1,6 +1,6 @@
 // Presence for the embedded broker: one process holds every member, so a member leaves when
-// its connection does. Expiry is still kept (and pruned on every read) so the memory and
-// Redis brokers answer the same contract.
+// its connection does. Expiry is still kept (skipped by reads, pruned by adds) so the memory
+// and Redis brokers answer the same contract.
 import type { BrokerPresence, PresenceMember, PresenceStats } from './broker.js'
 
 interface Entry {
@@ -30,9 +30,12 @@ export class MemoryPresence implements BrokerPresence {
     if (entries.size === 0) this.#channels.delete(channel)
   }
 
+  /** Like Redis, a read skips expired members and leaves their removal (and announcement) to the next add. */
   async members (channel: string): Promise<PresenceMember[]> {
-    this.#prune(channel)
-    return [...this.#channels.get(channel)?.values() ?? []].map((entry) => entry.member)
+    const now = Date.now()
+    const live: PresenceMember[] = []
+    for (const entry of this.#channels.get(channel)?.values() ?? []) if (entry.expiresAt > now) live.push(entry.member)
+    return live
   }
 
   async stats (channel: string): Promise<PresenceStats> {

@@ -43,10 +43,12 @@ for i = 3 + 2 * adds, #ARGV do
   redis.call('ZREM', KEYS[2], ARGV[i])
 end
 if adds > 0 then
-  -- Every member expires at most ttl from now: the keys outlive none of them, and vanish
-  -- with the last one when no node writes the channel any more.
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
+  -- The keys outlive every member (only ever extended: a node with a shorter ttl must not cut
+  -- short the members of another), and vanish after the last once no node writes the channel.
+  for _, key in ipairs(KEYS) do
+    -- PTTL is -1 for a key without expiry (just created): below any ttl.
+    if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  end
 end
 return gone
 `)

@@ -140,6 +140,34 @@ t.test('info comes from the presenceInfo option, or from the subscribe when the 
   t.same(user?.connections[0]?.info, { color: 'teal' })
 })
 
+t.test('presenceInfo that throws or returns too much lists the member without info, and logs why', async (t) => {
+  const logged: string[] = []
+  const stream = { write: (line: string) => { logged.push(line) } }
+  const server = await startServer(t, {
+    fastify: { logger: { level: 'warn', stream } },
+    plugin: {
+      channels: rules,
+      authenticate,
+      presence: { maxInfoBytes: 32 },
+      presenceInfo: (connection) => {
+        const id = (connection.user as { id?: string }).id
+        if (id === 'thrower') throw new Error('no profile')
+        return { bio: 'x'.repeat(100) }
+      }
+    }
+  })
+  for (const name of ['thrower', 'verbose']) {
+    const client = await TestClient.connect(`${server.url}?user=${name}`)
+    t.teardown(() => client.close())
+    t.equal((await client.subscribe('room.1')).type, 'subscribed')
+  }
+  const users = await server.app.realtime.presence('room.1')
+  t.same(users.map((u) => u.userId).sort(), ['thrower', 'verbose'])
+  t.ok(users.every((u) => u.connections[0]!.info === undefined), 'listed without info')
+  t.ok(logged.some((line) => line.includes('presenceInfo threw')))
+  t.ok(logged.some((line) => line.includes('more than presence.maxInfoBytes')))
+})
+
 t.test('bad presence input gets invalid_message or presence_disabled, and the connection goes on', async (t) => {
   const { as, app } = await start(t, { presence: { maxInfoBytes: 64 } })
   const client = await as('eve')

@@ -24,6 +24,7 @@ export class PresenceEvents {
   readonly #options: PresenceEventsOptions
   #pending = new Map<string, PendingEvents>()
   #timer: NodeJS.Timeout | undefined
+  readonly #publishing = new Set<Promise<void>>()
   /** `presence_diff` frames published by this node. */
   published = 0
 
@@ -58,16 +59,18 @@ export class PresenceEvents {
       const listedLeaves = [...take(leaves.values(), maxPerFrame - listedJoins.length)]
       const more = joins.size + leaves.size - listedJoins.length - listedLeaves.length
       this.published++
-      publish(channel, presenceDiffFrame(channel, listedJoins, listedLeaves, more, ts)).catch((err: unknown) => {
+      const publishing = publish(channel, presenceDiffFrame(channel, listedJoins, listedLeaves, more, ts)).catch((err: unknown) => {
         log.warn({ err, channel }, 'presence_diff not published')
       })
+      this.#publishing.add(publishing)
+      publishing.then(() => this.#publishing.delete(publishing), () => {})
     }
   }
 
-  stop (): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#pending.clear()
+  /** Publishes what is waiting and resolves once every publish has settled (the broker closes next). */
+  async stop (): Promise<void> {
+    this.flush()
+    await Promise.all([...this.#publishing])
   }
 
   #pendingOf (channel: string): PendingEvents {

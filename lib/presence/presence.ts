@@ -141,9 +141,8 @@ export class Presence {
   /** Stops refreshing, sends the last events, and removes whatever members of this node remain. */
   async stop (): Promise<void> {
     clearInterval(this.#timer)
-    this.#events.flush()
-    this.#events.stop()
-    await Promise.allSettled([...this.#writes])
+    // The leaves of the connections app.close() just closed reach the other nodes first.
+    await Promise.all([this.#events.stop(), Promise.allSettled([...this.#writes])])
     this.#members.clear()
     try {
       await this.#store.removeNode(this.#settings.nodeId)

@@ -182,7 +182,10 @@ export class Presence {
 
   async #track (write: Promise<void>, channel: string): Promise<void> {
     const logged = write.catch((err: unknown) => {
-      this.#log.warn({ err, channel }, 'presence write failed; the next refresh retries it')
+      // While the broker is away (it logs that once, at warn), every join, leave and refresh
+      // would fail: one line each at debug, not a flood at warn.
+      const level = err instanceof RealtimeError && err.code === ErrorCode.BROKER_UNAVAILABLE ? 'debug' : 'warn'
+      this.#log[level]({ err, channel }, 'presence write failed; the next refresh retries it')
     })
     this.#writes.add(logged)
     try {

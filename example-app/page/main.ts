@@ -3,13 +3,14 @@
 // (build-page.ts) into public/build/chat.js.
 import { ErrorCode, RealtimeClient, RealtimeError } from '../../lib/client/index.js'
 import { ChatView, type ShownMessage } from './chat-view.js'
+import type { contract } from '../contract.js'
+
+interface ChatData { text?: unknown, from?: unknown }
 
 const DEFAULT_CHANNELS = ['general', 'random', 'ops']
 const STATS_EVERY_MS = 2000
 // The client's heartbeat ping doubles as the latency probe; every 5 s keeps the number fresh.
 const PING_EVERY_MS = 5000
-
-interface ChatData { text?: unknown, from?: unknown }
 
 // nginx can hash on this cookie instead of the client address (`hash $cookie_rt_affinity
 // consistent`, see nginx.conf): the same browser then lands on the same node after a reconnect.
@@ -33,7 +34,8 @@ let active = 'general'
 
 const wsUrl = new URL('/ws', location.href)
 wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-const client = new RealtimeClient(wsUrl.href, { pingInterval: PING_EVERY_MS })
+// Typed by the contract: subscribe handlers get `{ text, from? }`, publish checks its data.
+const client = new RealtimeClient<typeof contract>(wsUrl.href, { pingInterval: PING_EVERY_MS })
 
 function show (message: ShownMessage): void {
   messages.push(message)
@@ -69,9 +71,9 @@ function join (channel: string): void {
   if (joined.has(channel)) return
   channels.add(channel)
   // The client re-subscribes by itself after a reconnect, on whichever node it lands.
-  const subscription = client.subscribe<ChatData | null>(channel, (data, frame) => {
-    const { text, from } = data ?? {}
-    show({ channel, kind: 'message', from: typeof from === 'string' ? from : 'anonymous', text: typeof text === 'string' ? text : JSON.stringify(data), ts: frame.ts })
+  // The server validated every message against the contract's ChatText before fanning it out.
+  const subscription = client.subscribe(channel, (data, frame) => {
+    show({ channel, kind: 'message', from: data.from ?? 'anonymous', text: data.text, ts: frame.ts })
   })
   joined.set(channel, subscription)
   // The server said no for good (forbidden, bad name, too many, no answer); the client has let the channel go.

@@ -16,15 +16,26 @@ export interface InjectOptions extends Omit<RealtimeClientOptions, 'WebSocket'> 
 /** Resolves once the server's `welcome` has arrived (so `connectionId` is set); rejects when the upgrade is refused. */
 export type RealtimeInjector = <Contract extends RealtimeContract | undefined = RegisteredContract>(options?: InjectOptions) => Promise<RealtimeClient<Contract>>
 
+/** Marks the upgrade requests of injected sockets (injectWS copies the context into the request). */
+const kInjected = Symbol('fastify-realtime.injected')
+
 export function createInjector (fastify: FastifyInstance, path: string): RealtimeInjector {
+  let watching = false
   return async function inject<Contract extends RealtimeContract | undefined> (options: InjectOptions = {}) {
+    if (!watching) {
+      watching = true
+      fastify.websocketServer.on('connection', (socket: WebSocket, request: Record<symbol, unknown>) => {
+        if (request[kInjected] === true) endWithPeer(socket)
+      })
+    }
     const { headers = {}, ...clientOptions } = options
     let refusal: Error | undefined
     // A constructor returning an object hands that object to `new`: the ws client socket that
     // injectWS creates synchronously and opens once the route has upgraded.
     const InjectedWebSocket = function InjectedWebSocket (): WebSocket {
       let socket: WebSocket | undefined
-      fastify.injectWS(path, { headers }, { onInit: (ws) => { socket = ws } }).catch((err: Error) => {
+      const context = { headers, [kInjected]: true } as unknown as Parameters<typeof fastify.injectWS>[1]
+      fastify.injectWS(path, context, { onInit: (ws) => { socket = ws }, onOpen: endWithPeer }).catch((err: Error) => {
         // A refused upgrade (401, 403, 429, 503) never opens: report it as a failed connection.
         refusal = err
         socket?.onclose?.({ code: CloseCode.ABNORMAL, reason: err.message, wasClean: false, type: 'close', target: socket })
@@ -45,4 +56,14 @@ export function createInjector (fastify: FastifyInstance, path: string): Realtim
       })
     })
   }
+}
+
+/**
+ * The in-memory streams under an injected socket end but never emit 'close', so each side of
+ * a finished closing handshake would wait for ws' 30 s close timeout (and `app.close()` for
+ * its grace period). Once the peer has ended its side, destroy ours so that 'close' comes.
+ */
+function endWithPeer (ws: WebSocket): void {
+  const stream = (ws as unknown as { _socket?: NodeJS.ReadableStream & { destroy: () => void } })._socket
+  stream?.once('end', () => stream.destroy())
 }

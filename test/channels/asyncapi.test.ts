@@ -51,7 +51,7 @@ t.test('the document parses with @asyncapi/parser without error diagnostics', as
   const orders = channels.get('channel_orders__')
   t.equal(orders?.address(), 'orders.{wildcard1}')
   t.same(orders?.messages().all().map((message) => message.id()).sort(), ['message', 'publish'])
-  const data = orders?.messages().get('message')?.payload()?.properties().data
+  const data = orders?.messages().get('message')?.payload()?.properties()?.data
   t.same(data?.required(), ['id', 'total'], "the channel's payload schema is the rule's schema")
   const typing = channels.get('channel_chat___typing')
   t.same(typing?.messages().all().map((message) => message.id()), ['message'], "a publish: 'server' channel has no client publish")
@@ -59,9 +59,9 @@ t.test('the document parses with @asyncapi/parser without error diagnostics', as
 
   const handle = parsed.operations().get('handle_cart_add')
   t.equal(handle?.action(), 'receive')
-  t.equal(handle?.reply()?.messages().all()[0]?.payload()?.properties().data?.properties().items?.type(), 'integer', 'the reply schema comes from the contract')
+  t.equal(handle?.reply()?.messages().all()[0]?.payload()?.properties()?.data?.properties()?.items?.type(), 'integer', 'the reply schema comes from the contract')
 
-  const codes = socket?.messages().get('error')?.payload()?.properties().code?.enum()
+  const codes = socket?.messages().get('error')?.payload()?.properties()?.code?.enum()
   t.ok(codes?.includes(ErrorCode.INVALID_MESSAGE) && codes.includes(ErrorCode.FORBIDDEN), 'error codes are listed')
   t.notOk(codes?.includes(ErrorCode.REQUEST_TIMEOUT), 'codes the client raises itself are not')
 })

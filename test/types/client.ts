@@ -5,7 +5,7 @@ import type { contract } from './contract.js'
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T extends true> (_: T): void {}
 
-export async function typedClient (): Promise<void> {
+export async function typedClient (): Promise<unknown[]> {
   const client = new RealtimeClient<typeof contract>('ws://localhost/ws')
 
   client.subscribe('orders.eu', (data, message) => {
@@ -41,4 +41,5 @@ export async function typedClient (): Promise<void> {
   expectType<Equal<typeof sum, number>>(true)
   const free = await plain.request('add', { a: 1 })
   expectType<Equal<typeof free, unknown>>(true)
+  return [items, nothing, sum, free]
 }

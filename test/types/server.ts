@@ -12,7 +12,7 @@ declare module '../../lib/index.js' {
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T extends true> (_: T): void {}
 
-export async function server (): Promise<void> {
+export async function server (): Promise<unknown> {
   const app = Fastify()
   await app.register(realtime, { contract })
 
@@ -52,4 +52,5 @@ export async function server (): Promise<void> {
   expectType<Equal<typeof reply, { items: number }>>(true)
   // @ts-expect-error wrong request field
   await client.request('addToCart', { sku: 'a', qty: 1 })
+  return reply
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import realtime, { MAX_CHANNEL_LENGTH, type RedisBrokerOptions } from '../lib/index.js'
+import realtime, { MAX_CHANNEL_LENGTH, type RealtimePluginOptions, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
 import { contract } from './contract.js'
 
@@ -22,6 +22,8 @@ export interface ExampleAppOptions {
   heartbeatTimeout?: number
   /** Serve /build/ (the bundled page script) from this folder instead of public/build/. */
   pageBuildDir?: string
+  /** More options for the realtime plugin (the tests use it to refuse client publishes, say). */
+  realtime?: RealtimePluginOptions
 }
 
 export async function buildApp (options: ExampleAppOptions = {}) {
@@ -34,6 +36,7 @@ export async function buildApp (options: ExampleAppOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(realtime, {
+    ...options.realtime,
     path: '/ws',
     contract,
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),

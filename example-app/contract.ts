@@ -10,12 +10,18 @@ export const ChatText = Type.Object({
   from: Type.Optional(Type.String({ minLength: 1, maxLength: 40 }))
 }, { additionalProperties: false })
 
+/** A chat line on a channel: `cid` is the sending page's id of the line, to match its echo. */
+export const ChatLine = Type.Object({
+  ...ChatText.properties,
+  cid: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
+}, { additionalProperties: false })
+
 export const contract = defineContract({
   channels: [
     // Server-only notices (POST /api/channels/announcements/messages); clients get `forbidden`.
     { match: 'announcements', schema: ChatText, publish: 'server' },
     // Every other channel is a chat room: any name, chat lines only.
-    { match: '*', schema: ChatText }
+    { match: '*', schema: ChatLine }
   ],
   messages: {
     /** How many connections of the answering node are in a channel. */

@@ -51,6 +51,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
   })
   fastify.addHook('onReady', async function warnAboutOptions () {
     handshake.warnings(fastify.log, fastify.hasRequestDecorator('cookies'))
+    realtime.warnAboutContract()
   })
 
   await realtime.start()

@@ -230,6 +230,13 @@ export class Realtime {
     })
   }
 
+  /** Logs the contract's message types no `handle()` registered: clients would get `unknown_type`. */
+  warnAboutContract (): void {
+    for (const type of Object.keys(this.#settings.contract?.messages ?? {})) {
+      if (!this.#messageTypes.has(type)) this.#log.warn({ messageType: type }, 'the contract lists a message type no app.realtime.handle() registered')
+    }
+  }
+
   /**
    * For tests: a `RealtimeClient` connected over `app.injectWS()` (no port), typed by the
    * registered contract; `headers` reach `authenticate`. Set by the plugin (see docs/testing.md).

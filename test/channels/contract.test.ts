@@ -168,3 +168,15 @@ t.test('schema and publish also work from the plain channels option', async (t) 
   const client = await connect()
   t.match(await client.request({ type: 'publish', channel: 'n.1', data: 1 }, 'x'), { code: ErrorCode.FORBIDDEN })
 })
+
+t.test('a contract message type without a handler is logged at ready', async (t) => {
+  const logs: string[] = []
+  const withMessages = defineContract({ messages: { 'cart.add': { request: Type.Object({ sku: Type.String() }) }, 'cart.clear': { request: Type.Object({}) } } })
+  await startServer(t, {
+    plugin: { contract: withMessages },
+    fastify: { logger: { level: 'warn', stream: { write: (line: string) => { logs.push(line) } } } },
+    setup: (app) => { app.realtime.handle('cart.add', withMessages.messages['cart.add'].request, () => undefined) }
+  })
+  const warnings = logs.map((line) => JSON.parse(line)).filter((entry) => entry.msg.includes('no app.realtime.handle()'))
+  t.same(warnings.map((entry) => entry.messageType), ['cart.clear'])
+})

@@ -43,7 +43,7 @@ export class Connection {
   readonly log: FastifyBaseLogger
   /** What `authenticate` returned for this connection, if anything. */
   user: unknown
-  /** Cleared by each heartbeat sweep; set again by a pong or a frame the server processes. */
+  /** Cleared by each heartbeat sweep; set again by the pong answering its ping or a frame the server processes. */
   alive = true
   readonly #counters: TrafficCounters
 

@@ -386,10 +386,15 @@ export class Realtime {
     this[kConnection]?.log.info({ err }, 'websocket error, connection closing')
   }
 
-  readonly #onSocketPong = function onSocketPong (this: TrackedSocket): void {
-    const connection = this[kConnection]
-    if (connection !== undefined) connection.alive = true
-  }
+  readonly #onSocketPong = (() => {
+    // Read at call time: field initializers run before the constructor creates the heartbeat.
+    const answers = (data: Buffer): boolean => this.#heartbeat.isAnswer(data)
+    return function onSocketPong (this: TrackedSocket, data: Buffer): void {
+      const connection = this[kConnection]
+      // An unsolicited pong (or one for an older ping) says nothing about reading.
+      if (connection !== undefined && answers(data)) connection.alive = true
+    }
+  })()
 
   readonly #onSocketClose = (() => {
     const remove = (connection: Connection): void => this.#remove(connection)

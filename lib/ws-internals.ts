@@ -23,6 +23,8 @@ interface SenderState {
   _state: number
   /** Sends waiting for the state to return to DEFAULT; they must go out before anything we write. */
   _queue: unknown[]
+  /** False between the fragments of a message sent with `send(data, { fin: false })`. */
+  _firstFragment: boolean
   /** Bytes of the messages being deflated (or read from a Blob) and queued behind them. */
   _bufferedBytes?: number
 }
@@ -52,6 +54,7 @@ export function hasKnownInternals (socket: WebSocket): boolean {
   return typeof Sender?.frame === 'function' &&
     internals._sender !== null && typeof internals._sender === 'object' &&
     typeof internals._sender._state === 'number' && Array.isArray(internals._sender._queue) &&
+    typeof internals._sender._firstFragment === 'boolean' &&
     internals._socket !== null && typeof internals._socket === 'object' &&
     typeof internals._socket.cork === 'function'
 }

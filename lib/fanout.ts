@@ -120,6 +120,21 @@ export class FanOut {
     return sent
   }
 
+  /**
+   * For a frame sent to one connection outside the fan-out (a reply): true when it was taken
+   * care of here, held because the application is in the middle of a fragmented message (or
+   * refused by the cap). False means send it now; anything held before it has gone first.
+   */
+  holdIfMidMessage (connection: Connection, text: string): boolean {
+    const sender = (connection.socket as WebSocketWithInternals)._sender
+    if (sender?._firstFragment === false) {
+      this.#hold(connection, Buffer.from(text))
+      return true
+    }
+    if (this.#held.size !== 0) this.#release(connection)
+    return false
+  }
+
   /** Keeps `payload` back until the connection's fragmented message is complete; false if the cap refused it. */
   #hold (connection: Connection, payload: Buffer): boolean {
     let held = this.#held.get(connection)

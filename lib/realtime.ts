@@ -257,7 +257,7 @@ export class Realtime {
 
   /** Takes a freshly upgraded socket. Listeners are attached before any await, so no frame is lost. */
   accept (socket: WebSocket, request: FastifyRequest, user?: unknown): Connection {
-    const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user }, this.#counters)
+    const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user, holdIfMidMessage: this.#holdIfMidMessage }, this.#counters)
     const tracked = socket as TrackedSocket
     tracked[kConnection] = connection
     // What an idle connection does not need goes: @fastify/websocket's own error listener closes
@@ -306,6 +306,8 @@ export class Realtime {
   }
 
   // Internals
+
+  readonly #holdIfMidMessage = (connection: Connection, text: string): boolean => this.#fanOut.holdIfMidMessage(connection, text)
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {

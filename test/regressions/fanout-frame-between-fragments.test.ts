@@ -84,6 +84,28 @@ for (const deflate of [false, true]) {
   })
 }
 
+for (const deflate of [false, true]) {
+  t.test(`${deflate ? 'with' : 'without'} perMessageDeflate: a reply during an application's fragmented message arrives after it, in order with publishes`, async (t) => {
+    const { app, client, socket, errors } = await setup(t, deflate)
+    const raw: string[] = []
+    client.socket.on('message', (data: Buffer, isBinary: boolean) => {
+      raw.push(isBinary ? `binary:${data.toString()}` : (JSON.parse(data.toString()) as { type: string }).type)
+    })
+    socket.send(Buffer.from('first half, '), BINARY_PART)
+    await app.publish('c', 'before the reply')
+    const pong = client.nextOfType('pong')
+    const pingArrived = once(socket, 'message')
+    client.send({ type: 'ping', ts: 1 })
+    await pingArrived
+    // The built-in handler answers within the turn the frame arrived in.
+    await new Promise((resolve) => setImmediate(resolve))
+    socket.send(Buffer.from('second half'), BINARY_LAST)
+    await pong
+    t.same(errors, [])
+    t.same(raw, ['binary:first half, second half', 'message', 'pong'])
+  })
+}
+
 t.test('with perMessageDeflate: a publish while the application\'s message is being deflated keeps its place', async (t) => {
   const { app, client, socket, received, errors } = await setup(t, true)
   const large = 'compress me '.repeat(20_000)

@@ -5,6 +5,7 @@
 // (`redis.pingInterval`), and a link that misses either goes through the outage and
 // resubscribe path of a closed connection.
 import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
 import { ErrorCode } from '../../lib/errors.js'
 import { BROADCAST_CHANNEL } from '../../lib/brokers/broker.js'
 import { eventually, startRedis } from '../helpers/redis-server.js'
@@ -81,4 +82,16 @@ t.test('a SUBSCRIBE Redis does not answer fails within commandTimeout, and the c
   t.equal((await client.subscribe('late')).type, 'subscribed', 'a later subscribe works')
   await app.publish('late', 'on the late channel')
   t.same(await deliveredThrough(app, client, 'after'), ['on the late channel', 'after', 'marker'], 'each frame is delivered once')
+})
+
+t.test('with a client the user owns: a PUBLISH past the deadline fails, the client is left alone, the subscriber finds the outage', { timeout: 60_000 }, async (t) => {
+  const proxy = await startRedisProxy(t, redis.port)
+  const own = new Redis(proxy.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false })
+  t.teardown(() => own.disconnect())
+  const { app } = await startServer(t, { plugin: { nodeId: 'stall-own', redis: { client: own, keyPrefix: 'stall-own:', commandTimeout: 400, pingInterval: 200 } } })
+
+  proxy.blackHole = true
+  await t.rejects(app.publish('news', 'into the hole'), { code: ErrorCode.BROKER_UNAVAILABLE }, 'the publish fails instead of hanging')
+  t.equal(own.status, 'ready', 'the user\'s connection is theirs to manage: not dropped')
+  await eventually(() => brokerState(app) === 'unavailable', 'the subscriber connection finds the outage')
 })

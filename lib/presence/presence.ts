@@ -44,7 +44,7 @@ export class Presence {
 
   constructor (settings: PresenceSettings, rules: PresenceRules, broker: Broker, log: FastifyBaseLogger) {
     if (broker.presence === undefined) {
-      throw new TypeError('fastify-realtime: a channel rule asks for presence, and the broker has none (MemoryBroker and RedisBroker have it)')
+      throw new TypeError('fastify-realtime: a channel rule asks for presence, and the broker has none (MemoryBroker, RedisBroker and ClusterBroker have it)')
     }
     this.#settings = settings
     this.#rules = rules

@@ -19,7 +19,7 @@ import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './o
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
 import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'maxPayload'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -75,6 +75,7 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
+  readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
 
@@ -82,6 +83,9 @@ export class Realtime {
     this.#settings = settings
     this.#authorization = new Authorization(settings)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
+    this.#welcomeRateLimit = settings.rateLimit === false
+      ? {}
+      : { rateLimit: { messagesPerSecond: settings.rateLimit.messagesPerSecond, burst: settings.rateLimit.burst } }
     this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
     // The cap is checked on the fast path before every write, corked bytes included.
     this.#fanOut = new FanOut(this.#counters, this.#slowConsumers, { writeDirect: settings.perMessageDeflate === false })
@@ -275,7 +279,10 @@ export class Realtime {
       type: 'welcome',
       connectionId: connection.id,
       nodeId: this.nodeId,
-      heartbeatInterval: this.#settings.heartbeatInterval
+      heartbeatInterval: this.#settings.heartbeatInterval,
+      // Told up front so a client refuses an oversized frame itself and paces below the limit.
+      maxPayload: this.#settings.maxPayload,
+      ...this.#welcomeRateLimit
     })
     return connection
   }
@@ -363,8 +370,8 @@ export class Realtime {
   readonly #onSocketMessage = (() => {
     const dispatcher = this.#dispatcher
     // Read at call time: field initializers run before the constructor creates these.
-    const admit = (connection: Connection): boolean => {
-      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection)) return false
+    const admit = (connection: Connection, data: Buffer): boolean => {
+      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection, data)) return false
       // A client that sends but does not read would pile up our replies: same cap as fan-out.
       return this.#slowConsumers.admit(connection, 0)
     }
@@ -373,7 +380,7 @@ export class Realtime {
       if (connection === undefined) return
       // Only a frame we process counts as alive: a client over its cap that keeps sending but
       // never reads must still fall to the heartbeat.
-      if (!admit(connection)) return
+      if (!admit(connection, data)) return
       connection.alive = true
       dispatcher.dispatch(connection, data, isBinary)
     }

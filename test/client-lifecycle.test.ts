@@ -119,3 +119,20 @@ t.test('with a function url, a URL the WebSocket refuses is reported and retried
   await nextEvent(client, 'open')
   t.equal(client.url, url)
 })
+
+t.test('reconnect() on a disconnected client connects; disconnect() from a close listener stops the drop there', async (t) => {
+  const { app, url } = await startServer(t)
+  const client = openClient(t, url, { ...quick, autoConnect: false })
+  client.reconnect()
+  await nextEvent(client, 'open')
+  const states = record(client, 'state')
+  const reconnects = record(client, 'reconnecting')
+  client.once('close', () => client.disconnect())
+  const closed = nextEvent(client, 'close')
+  app.realtime.connection(client.connectionId!)!.socket.terminate()
+  await closed
+  await new Promise<void>((resolve) => queueMicrotask(resolve))
+  t.equal(client.state, 'disconnected')
+  t.same(states, ['disconnected'])
+  t.same(reconnects, [])
+})

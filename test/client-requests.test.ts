@@ -77,3 +77,25 @@ t.test('debug logs state changes and frames without payloads, unless asked', asy
   t.match(JSON.stringify(full), /"secret":"payload"/, 'with debugPayloads the frames are logged whole')
   t.throws(() => openClient(t, url, { debug: 'yes' as never }), { message: /debug/ })
 })
+
+t.test('a frame queued before the first welcome is checked against maxPayload when it is written', async (t) => {
+  const { url } = await startServer(t, { plugin: { maxPayload: 1024 } })
+  const client = openClient(t, url, { autoConnect: false })
+  const tooBig = client.publish('news', 'x'.repeat(2000))
+  client.send({ type: 'publish', channel: 'news', data: 'y'.repeat(2000) })
+  const small = client.publish('news', 'small')
+  const error = nextEvent(client, 'error')
+  client.connect()
+  await t.rejects(tooBig, { code: ErrorCode.PAYLOAD_TOO_LARGE })
+  t.match(await error, { code: ErrorCode.PAYLOAD_TOO_LARGE }, 'the send() without a request is reported as an error event')
+  await small
+  t.equal(client.state, 'open')
+})
+
+t.test('a debug logger that throws does not disturb the client', async (t) => {
+  const { url } = await startServer(t)
+  const client = openClient(t, url, { debug: () => { throw new Error('broken logger') } })
+  await nextEvent(client, 'open')
+  await client.publish('news', 1)
+  t.equal(client.state, 'open')
+})

@@ -364,7 +364,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.#welcomed = true
     this.connectionId = welcome.connectionId
     this.nodeId = welcome.nodeId
-    if (typeof welcome.maxPayload === 'number') this.#maxPayload = welcome.maxPayload
+    // A nonsensical limit is ignored rather than refusing every frame.
+    if (typeof welcome.maxPayload === 'number' && welcome.maxPayload >= 1) this.#maxPayload = welcome.maxPayload
     this.#pacer.configure(welcome.rateLimit, now())
     this.#stableTimer = setTimeout(() => { this.#attempt = 0 }, this.#settings.resetAfter)
     this.#liveness.start(this.#settings.pingInterval, this.#settings.pingTimeout)
@@ -407,8 +408,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     const delay = stopping || this.#offline ? undefined : backoffDelay(++this.#attempt, this.#settings.backoff, this.#settings.random)
     this.#debug('close', { code, reason })
     this.emit('close', { code, reason, willReconnect: !stopping && (delay !== undefined || this.#offline) })
-    // A `close` listener may have called close(), which finished the client already.
-    if (this.#state === 'closed' || (this.#state === 'disconnected' && this.#stopping === undefined)) return
+    // A `close` listener may have called close() or disconnect(), which finished the client already.
+    if (this.#state === 'closed' || this.#state === 'disconnected') return
     if (delay === undefined && !(this.#offline && !stopping)) {
       if (!stopping) {
         this.emit('error', new RealtimeError(ErrorCode.DISCONNECTED, `Gave up after ${this.#settings.backoff.maxAttempts} reconnect attempts`))
@@ -434,9 +435,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     }
   }
 
-  /** Reconnecting and waiting: try now. */
+  /** Waiting to (re)connect: try now. */
   #retryNow (): void {
-    if (this.#state !== 'reconnecting' || this.#socket !== undefined || this.#offline) return
+    if ((this.#state !== 'reconnecting' && this.#state !== 'connecting') || this.#socket !== undefined || this.#offline) return
     if (this.#reconnectTimer === undefined && this.#connectTimer !== undefined) return // an attempt is under way
     clearTimeout(this.#reconnectTimer)
     this.#retry()

@@ -244,7 +244,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   /** Measures the round trip now; resolves with the latency in ms (also stored in `latency`). */
   ping (): Promise<number> {
     return new Promise((resolve, reject) => {
-      if (this.#state !== 'open') {
+      if (!this.#writable()) {
         reject(new RealtimeError(ErrorCode.DISCONNECTED, 'Not connected'))
         return
       }
@@ -369,15 +369,17 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.#pacer.configure(welcome.rateLimit, now())
     this.#stableTimer = setTimeout(() => { this.#attempt = 0 }, this.#settings.resetAfter)
     this.#liveness.start(this.#settings.pingInterval, this.#settings.pingTimeout)
-    this.emit('welcome', welcome)
-    // Channels first, then what was queued, all ahead of anything an `open` or `state`
-    // listener sends; paced below the server's rate limit.
+    // Channels first, then what was queued, all ahead of anything a `welcome`, `open` or
+    // `state` listener sends; paced below the server's rate limit.
     const subscribes: QueuedFrame[] = []
     for (const subscription of this.#subscriptions.values()) subscribes.push(this.#subscribeRequest(subscription))
     this.#queue.prepend(subscribes)
     this.#flush()
+    this.emit('welcome', welcome)
     const reconnected = this.#hasOpened
     this.#hasOpened = true
+    // A `welcome` listener may have closed or disconnected the client.
+    if (!this.#welcomed) return
     this.#setState('open')
     if (this.#state === 'open') this.emit('open', { reconnected })
   }

@@ -1,8 +1,10 @@
 // RealtimeClient: one logical connection to a fastify-realtime server that survives
 // reconnects. It keeps what the user asked for (channels, queued frames) across sockets and
-// reports everything else through typed events. The parts live beside it: subscription.ts
-// (channel objects and their states), requests.ts (ids, timeouts, abort), send-queue.ts
-// (queue and pacing), liveness.ts (client pings), network.ts (online, offline, visibility).
+// reports everything else through typed events. This file is the connection's lifecycle and
+// the routing of incoming frames; the parts live beside it: channels.ts and subscription.ts
+// (held channels and their states), requests.ts (ids, timeouts, abort), outbox.ts and
+// send-queue.ts (writing, queueing, pacing, size), liveness.ts (client pings), network.ts
+// (online, offline, visibility), debug-log.ts.
 // Browser-safe: the protocol types are imported as types only (protocol.ts pulls TypeBox in
 // at run time); errors.ts has no imports.
 import type {
@@ -11,14 +13,16 @@ import type {
 } from '../protocol.js'
 import { CloseCode, ErrorCode, FINAL_CLOSE_CODES, RealtimeError } from '../errors.js'
 import { backoffDelay } from './backoff.js'
+import { Channels } from './channels.js'
+import { DebugLog } from './debug-log.js'
 import { Liveness } from './liveness.js'
 import { isOffline, watchNetwork } from './network.js'
 import {
   number, resolveClientOptions, type ClientSettings, type RealtimeClientOptions, type UrlSource, type WebSocketLike
 } from './options.js'
+import { Outbox } from './outbox.js'
 import { Requests, type RequestOptions } from './requests.js'
-import { Pacer, SendQueue, type QueuedFrame } from './send-queue.js'
-import { ChannelSubscription, type ChannelHandler } from './subscription.js'
+import type { ChannelHandler, ChannelSubscription } from './subscription.js'
 import { TypedEmitter } from './typed-emitter.js'
 
 /**
@@ -86,9 +90,6 @@ interface PingWaiter {
   reject: (err: Error) => void
 }
 
-// WebSocket.OPEN in both the DOM and `ws`; read as a constant so a minimal implementation need not carry statics.
-const OPEN = 1
-
 const now = (): number => performance.now()
 
 export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
@@ -114,25 +115,24 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   #generation = 0
   readonly #requests = new Requests({
     timedOut: () => this.#liveness.probe(this.#settings.probeTimeout),
-    aborted: (id) => this.#queue.remove(id)
+    aborted: (id) => this.#outbox.remove(id)
   })
 
-  readonly #queue = new SendQueue()
-  readonly #pacer = new Pacer()
-  readonly #subscriptions = new Map<string, ChannelSubscription>()
+  // Made in the constructor, from the settings.
+  readonly #outbox: Outbox
+  readonly #channels: Channels
+  readonly #log: DebugLog
   readonly #liveness = new Liveness(
     () => this.#sendPing(),
     () => { if (this.#socket !== undefined) this.#abandon(this.#socket, CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout') }
   )
 
   #pings: PingWaiter[] = []
-  #maxPayload: number | undefined
   #offline = false
   #stopWatchingNetwork: (() => void) | undefined
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #connectTimer: ReturnType<typeof setTimeout> | undefined
   #stableTimer: ReturnType<typeof setTimeout> | undefined
-  #flushTimer: ReturnType<typeof setTimeout> | undefined
 
   /**
    * `url` is a string or a function (sync or async) called before every attempt. Connects at
@@ -143,7 +143,21 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     if (typeof url !== 'string' && typeof url !== 'function') throw new TypeError('fastify-realtime client: url must be a string or a function')
     this.#urlSource = url
     if (typeof url === 'string') this.#url = url
-    this.#settings = resolveClientOptions(options)
+    const settings = this.#settings = resolveClientOptions(options)
+    this.#log = new DebugLog(settings.debug, settings.debugPayloads)
+    this.#outbox = new Outbox(settings.queueLimit, {
+      sent: (id) => this.#requests.sent(id),
+      refused: (id, err) => this.#requests.fail(id, err),
+      error: (err) => this.emit('error', err),
+      written: (text) => this.#log.frame('send', text)
+    })
+    this.#channels = new Channels({
+      settings,
+      requests: this.#requests,
+      outbox: this.#outbox,
+      subscribed: (channel) => this.emit('subscribed', { channel }),
+      error: (err) => this.emit('error', err)
+    })
     this.#state = 'disconnected'
     if (this.#settings.autoConnect) this.connect()
   }
@@ -164,12 +178,12 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   /** Channels this client holds (and resubscribes after a reconnect). */
   get channels (): string[] {
-    return [...this.#subscriptions.keys()]
+    return this.#channels.names
   }
 
   /** The subscription object of a channel this client holds. */
   subscription (channel: string): ChannelSubscription | undefined {
-    return this.#subscriptions.get(channel)
+    return this.#channels.get(channel)
   }
 
   /**
@@ -178,12 +192,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    */
   subscribe<Data = unknown> (channel: string, handler: ChannelHandler<Data>): Subscription {
     this.#assertUsable()
-    let subscription = this.#subscriptions.get(channel)
-    if (subscription === undefined) {
-      subscription = new ChannelSubscription(channel, this.#release)
-      this.#subscriptions.set(channel, subscription)
-      if (this.#writable()) this.#requestSubscribe(subscription)
-    }
+    const subscription = this.#channels.hold(channel)
     const remove = subscription.add(handler)
     return Object.assign(() => remove(), { ready: subscription.ready, subscription })
   }
@@ -222,10 +231,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       const text = serialize({ id, ...fields })
       const timeout = number('timeout', options.timeout, this.#settings.requestTimeout, 1)
       this.#assertUsable()
-      this.#assertSize(text)
-      this.#assertRoom()
+      this.#outbox.check(text)
       this.#requests.add(id, message.type, timeout, resolve, reject, options.signal)
-      this.#dispatch({ text, id })
+      this.#outbox.send({ text, id })
     })
   }
 
@@ -236,15 +244,14 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   send (message: OutgoingMessage): void {
     const text = serialize(checkMessage(message))
     this.#assertUsable()
-    this.#assertSize(text)
-    this.#assertRoom()
-    this.#dispatch({ text })
+    this.#outbox.check(text)
+    this.#outbox.send({ text })
   }
 
   /** Measures the round trip now; resolves with the latency in ms (also stored in `latency`). */
   ping (): Promise<number> {
     return new Promise((resolve, reject) => {
-      if (!this.#writable()) {
+      if (!this.#outbox.writable) {
         reject(new RealtimeError(ErrorCode.DISCONNECTED, 'Not connected'))
         return
       }
@@ -338,7 +345,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   #openSocket (url: string): void {
     this.#url = url
-    this.#debug('connecting', { url })
+    this.#log.line('connecting', { url })
     const socket = new this.#settings.WebSocket(url, this.#settings.protocols)
     this.#socket = socket
     this.#welcomed = false
@@ -359,22 +366,17 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   #onWelcome (welcome: WelcomeMessage): void {
-    if (this.#welcomed) return
+    const socket = this.#socket
+    if (this.#welcomed || socket === undefined) return
     clearTimeout(this.#connectTimer)
     this.#welcomed = true
     this.connectionId = welcome.connectionId
     this.nodeId = welcome.nodeId
-    // A nonsensical limit is ignored rather than refusing every frame.
-    if (typeof welcome.maxPayload === 'number' && welcome.maxPayload >= 1) this.#maxPayload = welcome.maxPayload
-    this.#pacer.configure(welcome.rateLimit, now())
     this.#stableTimer = setTimeout(() => { this.#attempt = 0 }, this.#settings.resetAfter)
     this.#liveness.start(this.#settings.pingInterval, this.#settings.pingTimeout)
     // Channels first, then what was queued, all ahead of anything a `welcome`, `open` or
     // `state` listener sends; paced below the server's rate limit.
-    const subscribes: QueuedFrame[] = []
-    for (const subscription of this.#subscriptions.values()) subscribes.push(this.#subscribeRequest(subscription))
-    this.#queue.prepend(subscribes)
-    this.#flush()
+    this.#outbox.open(socket, welcome, this.#channels.resubscribes())
     this.emit('welcome', welcome)
     const reconnected = this.#hasOpened
     this.#hasOpened = true
@@ -401,14 +403,14 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.nodeId = undefined
     const lost = this.#stopping === undefined ? new RealtimeError(ErrorCode.DISCONNECTED) : stoppedError(this.#stopping)
     this.#requests.failSent(lost)
-    for (const id of this.#queue.dropPerConnection()) this.#requests.fail(id, lost)
+    for (const id of this.#outbox.close()) this.#requests.fail(id, lost)
     this.#rejectPings(lost)
-    for (const subscription of this.#subscriptions.values()) subscription.resubscribing()
+    this.#channels.dropped()
 
     const stopping = this.#stopping !== undefined || !this.#settings.reconnect || FINAL_CLOSE_CODES.includes(code)
     // Offline, nothing is scheduled and no attempt is counted: the `online` event retries.
     const delay = stopping || this.#offline ? undefined : backoffDelay(++this.#attempt, this.#settings.backoff, this.#settings.random)
-    this.#debug('close', { code, reason })
+    this.#log.line('close', { code, reason })
     this.emit('close', { code, reason, willReconnect: !stopping && (delay !== undefined || this.#offline) })
     // A `close` listener may have called close() or disconnect(), which finished the client already.
     if (this.#state === 'closed' || this.#state === 'disconnected') return
@@ -454,7 +456,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   #onNetwork (online: boolean): void {
     if (this.#offline === !online) return
     this.#offline = !online
-    this.#debug('network', { online })
+    this.#log.line('network', { online })
     this.emit('network', { online })
     if (online) {
       this.#checkNow()
@@ -473,14 +475,13 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.#generation++
     this.#socket = undefined
     const stopped = stoppedError(kind)
+    this.#outbox.close()
+    this.#outbox.clear()
     this.#requests.failAll(stopped)
-    this.#queue.clear()
     this.#rejectPings(stopped)
-    for (const subscription of [...this.#subscriptions.values()]) {
-      // A disconnected client keeps its channels for the next connect().
-      if (kind === 'closed') subscription.ended('closed', stopped)
-      else subscription.resubscribing()
-    }
+    // A disconnected client keeps its channels for the next connect().
+    if (kind === 'closed') this.#channels.closed(stopped)
+    else this.#channels.dropped()
     if (kind === 'closed') {
       this.#stopWatchingNetwork?.()
       this.#stopWatchingNetwork = undefined
@@ -492,15 +493,13 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     clearTimeout(this.#connectTimer)
     this.#connectTimer = undefined
     clearTimeout(this.#stableTimer)
-    clearTimeout(this.#flushTimer)
-    this.#flushTimer = undefined
     this.#liveness.stop()
   }
 
   #setState (state: ConnectionState): void {
     if (this.#state === state) return
     this.#state = state
-    this.#debug('state', { state })
+    this.#log.line('state', { state })
     this.emit('state', state)
   }
 
@@ -510,75 +509,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     if (this.#state === 'closed') throw stoppedError('closed')
   }
 
-  /** Welcomed and not closing: a frame written now reaches the server or is reported lost. */
-  #writable (): boolean {
-    return this.#welcomed && this.#socket?.readyState === OPEN
-  }
-
-  #assertRoom (): void {
-    const queued = !this.#writable() || this.#queue.length > 0
-    if (queued && this.#queue.userFrames >= this.#settings.queueLimit) {
-      throw new RealtimeError(ErrorCode.QUEUE_FULL, `${this.#settings.queueLimit} frames are already waiting to be sent`)
-    }
-  }
-
-  #assertSize (text: string): void {
-    if (this.#tooLarge(text)) throw this.#tooLargeError()
-  }
-
-  #tooLarge (text: string): boolean {
-    const max = this.#maxPayload
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit: only long frames need counting.
-    return max !== undefined && text.length * 3 > max && (text.length > max || new TextEncoder().encode(text).length > max)
-  }
-
-  #tooLargeError (): RealtimeError {
-    return new RealtimeError(ErrorCode.PAYLOAD_TOO_LARGE, `Message is larger than the ${this.#maxPayload} bytes the server accepts`)
-  }
-
-  /** Writes now when open, nothing waits and the pacer allows; otherwise queues. */
-  #dispatch (frame: QueuedFrame): void {
-    if (this.#writable() && this.#queue.length === 0 && this.#pacer.wait(now()) === 0) {
-      this.#write(frame)
-      return
-    }
-    this.#queue.push(frame)
-    if (this.#writable() && this.#flushTimer === undefined) this.#flush()
-  }
-
-  /** Writes queued frames as fast as the pacer allows; one timer waits for the next token. */
-  #flush (): void {
-    clearTimeout(this.#flushTimer)
-    this.#flushTimer = undefined
-    while (this.#queue.length > 0 && this.#writable()) {
-      const wait = this.#pacer.wait(now())
-      if (wait > 0) {
-        this.#flushTimer = setTimeout(() => this.#flush(), wait)
-        return
-      }
-      this.#write(this.#queue.shift()!)
-    }
-  }
-
-  #write (frame: QueuedFrame): void {
-    const socket = this.#socket
-    // Only pings and unsubscribes get here while closing; the reconnect redoes them.
-    if (socket === undefined || socket.readyState !== OPEN) return
-    const text = typeof frame.text === 'function' ? frame.text() : frame.text
-    // Queued before the server told its limit: refused now, never sent.
-    if (this.#tooLarge(text)) {
-      if (frame.id === undefined || !this.#requests.fail(frame.id, this.#tooLargeError())) this.emit('error', this.#tooLargeError())
-      return
-    }
-    socket.send(text)
-    this.#pacer.take(now())
-    if (this.#settings.debug !== undefined) this.#debugFrame('send', text)
-    if (frame.id !== undefined) this.#requests.sent(frame.id)
-  }
-
   #sendPing (): number {
     const ts = now()
-    this.#write({ text: JSON.stringify({ type: 'ping', ts }) })
+    this.#outbox.sendNow(JSON.stringify({ type: 'ping', ts }))
     return ts
   }
 
@@ -588,76 +521,13 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     for (const ping of pings) ping.reject(err)
   }
 
-  // Channels
-
-  /**
-   * The subscribe frame of `subscription`, built when it is written. Resuming from a
-   * history offset adds the last offset seen here.
-   */
-  #subscribeFrame (subscription: ChannelSubscription, id: string): string {
-    return JSON.stringify({ id, type: 'subscribe', channel: subscription.channel })
-  }
-
-  /** Tracks one subscribe of `subscription` and returns its frame for the queue. */
-  #subscribeRequest (subscription: ChannelSubscription): QueuedFrame {
-    const id = this.#requests.nextId()
-    const channel = subscription.channel
-    this.#requests.add(id, 'subscribe', this.#settings.requestTimeout, () => {
-      if (this.#subscriptions.get(channel) !== subscription) return
-      subscription.subscribed()
-      this.emit('subscribed', { channel })
-    }, (err) => this.#onSubscribeRefused(subscription, err))
-    return { text: () => this.#subscribeFrame(subscription, id), id, perConnection: true }
-  }
-
-  #requestSubscribe (subscription: ChannelSubscription): void {
-    this.#dispatch(this.#subscribeRequest(subscription))
-  }
-
-  #onSubscribeRefused (subscription: ChannelSubscription, err: Error): void {
-    const code = err instanceof RealtimeError ? err.code : undefined
-    // A dropped connection is not a refusal: the channel is resubscribed on reconnect.
-    if (code === ErrorCode.DISCONNECTED || this.#subscriptions.get(subscription.channel) !== subscription) return
-    // A broker outage (Redis away) passes: keep the channel and ask again; `ready` waits.
-    // A slow server passes too for a channel the user already holds (confirmed before,
-    // so `ready` has resolved): the user keeps it rather than losing it to one late answer.
-    if (code === ErrorCode.BROKER_UNAVAILABLE || (code === ErrorCode.REQUEST_TIMEOUT && subscription.confirmed)) {
-      const delay = backoffDelay(++subscription.retries, { ...this.#settings.backoff, maxAttempts: Infinity }, this.#settings.random) ?? 0
-      subscription.failedForNow(err, () => {
-        if (this.#subscriptions.get(subscription.channel) === subscription && this.#writable()) this.#requestSubscribe(subscription)
-      }, delay)
-      this.emit('error', err)
-      return
-    }
-    // Given up on an answer that may still come: leave nothing subscribed behind the user's back.
-    if (code === ErrorCode.REQUEST_TIMEOUT) this.#sendUnsubscribe(subscription.channel)
-    subscription.failed(err)
-    this.emit('error', err)
-  }
-
-  /** Called by a subscription that ends; `tellServer` when the app let it go. */
-  readonly #release = (subscription: ChannelSubscription, tellServer: boolean): void => {
-    if (this.#subscriptions.get(subscription.channel) !== subscription) return
-    this.#subscriptions.delete(subscription.channel)
-    if (tellServer) this.#sendUnsubscribe(subscription.channel)
-  }
-
-  /** With an id, so that an `unsubscribed` without one can only be the server dropping a channel. */
-  #sendUnsubscribe (channel: string): void {
-    // After a reconnect the channel is simply not subscribed again.
-    if (!this.#writable()) return
-    const id = this.#requests.nextId()
-    this.#requests.add(id, 'unsubscribe', this.#settings.requestTimeout, ignore, ignore)
-    this.#dispatch({ text: JSON.stringify({ id, type: 'unsubscribe', channel }), id, perConnection: true })
-  }
-
   // Incoming: one route per frame type; a new server frame gets its line here.
 
   readonly #routes: Record<string, (frame: any) => void> = {
     welcome: (frame: WelcomeMessage) => this.#onWelcome(frame),
     pong: (frame: PongMessage) => { if (frame.ts !== undefined) this.#onPong(frame.ts) },
     message: (frame: ChannelMessage) => {
-      this.#subscriptions.get(frame.channel)?.deliver(frame)
+      this.#channels.get(frame.channel)?.deliver(frame)
       this.emit('message', frame)
     },
     broadcast: (frame: BroadcastMessage) => this.emit('broadcast', frame),
@@ -667,7 +537,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     unsubscribed: (frame: UnsubscribedMessage) => {
       if (frame.id !== undefined) this.#requests.settle(frame.id, undefined)
       // Nobody asked: the server dropped the channel.
-      else this.#subscriptions.get(frame.channel)?.ended('server')
+      else this.#channels.get(frame.channel)?.ended('server')
     },
     error: (frame: ErrorMessage) => {
       const err = new RealtimeError(frame.code as ErrorCode, frame.message, frame.details)
@@ -687,7 +557,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       this.emit('error', new RealtimeError(ErrorCode.INVALID_MESSAGE, 'The server sent a frame the client cannot read'))
       return
     }
-    if (this.#settings.debug !== undefined) this.#debugFrame('receive', data, frame)
+    if (this.#log.enabled) this.#log.frame('receive', data, frame)
     this.emit('frame', frame)
     // Own properties only: a frame typed "constructor" or "__proto__" is not a route.
     if (Object.hasOwn(this.#routes, frame.type)) this.#routes[frame.type]!(frame)
@@ -700,33 +570,6 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     if (waiting.length > 0) this.#pings = this.#pings.filter((ping) => ping.ts !== ts)
     for (const ping of waiting) ping.resolve(latency)
     this.emit('latency', latency)
-  }
-
-  // Debug logging
-
-  #debug (message: string, details: Record<string, unknown>): void {
-    if (this.#settings.debug !== undefined) callLogger(this.#settings.debug, message, details)
-  }
-
-  #debugFrame (direction: 'send' | 'receive', text: string, parsed?: IncomingFrame): void {
-    const frame = (parsed ?? JSON.parse(text)) as Record<string, unknown>
-    if (this.#settings.debugPayloads) {
-      this.#debug(direction, { frame })
-      return
-    }
-    const details: Record<string, unknown> = { type: frame.type, bytes: text.length }
-    for (const key of ['id', 'channel', 'code'] as const) if (frame[key] !== undefined) details[key] = frame[key]
-    this.#debug(direction, details)
-  }
-}
-
-function ignore (): void {}
-
-function callLogger (logger: (message: string, details: Record<string, unknown>) => void, message: string, details: Record<string, unknown>): void {
-  try {
-    logger(message, details)
-  } catch {
-    // A failing logger must not break the connection.
   }
 }
 

@@ -275,7 +275,15 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       })
     }
     this.#setState('connecting')
-    this.#startAttempt()
+    try {
+      this.#startAttempt()
+    } catch (err) {
+      // A URL the WebSocket refuses: nothing is left running (no timer, no network listener).
+      this.#stopWatchingNetwork?.()
+      this.#stopWatchingNetwork = undefined
+      this.#state = 'disconnected'
+      throw err
+    }
   }
 
   /**
@@ -320,13 +328,11 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.#reconnectTimer = undefined
     if (this.#offline) return
     const generation = ++this.#generation
-    // Covers the URL, the handshake and the welcome.
-    this.#connectTimer = setTimeout(() => this.#giveUp(CloseCode.ABNORMAL, 'connect timeout'), this.#settings.connectTimeout)
     const source = this.#urlSource
-    if (typeof source === 'string') {
-      this.#openSocket(source)
-      return
-    }
+    if (typeof source === 'string') this.#openSocket(source)
+    // Covers the URL, the handshake and the welcome; armed once the socket did not throw.
+    this.#connectTimer = setTimeout(() => this.#giveUp(CloseCode.ABNORMAL, 'connect timeout'), this.#settings.connectTimeout)
+    if (typeof source === 'string') return
     const failed = (err: unknown): void => {
       if (generation !== this.#generation) return
       this.emit('error', err instanceof Error ? err : new Error(String(err)))

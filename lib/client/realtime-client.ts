@@ -24,6 +24,7 @@ import { Outbox } from './outbox.js'
 import { Requests, type RequestOptions } from './requests.js'
 import type { ChannelHandler, ChannelSubscription } from './subscription.js'
 import { TypedEmitter } from './typed-emitter.js'
+import type { ChannelArgument, DataArgument, MessageType, RealtimeContract, ReplyOf, RequestFields } from './contract-types.js'
 
 /**
  * `connecting` (first connect, or after `connect()`), `open` (welcomed by the server),
@@ -92,7 +93,11 @@ interface PingWaiter {
 
 const now = (): number => performance.now()
 
-export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
+/**
+ * `Contract` (a type only: `RealtimeClient<typeof contract>`) types channel names, their data
+ * and `request()`; without it channel data is `unknown` or the type parameter of each call.
+ */
+export class RealtimeClient<Contract extends RealtimeContract | undefined = undefined> extends TypedEmitter<RealtimeClientEvents> {
   /** Last round trip of a `ping`, in ms, measured on the client's clock; undefined before the first pong. */
   latency: number | undefined
   /** The current connection's id, from its `welcome` frame; undefined while not open. */
@@ -190,7 +195,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    * Calls `handler` with the `data` of every message on `channel`. The subscription is kept
    * across reconnects until the returned function is called (for its last handler).
    */
-  subscribe<Data = unknown> (channel: string, handler: ChannelHandler<Data>): Subscription {
+  subscribe<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, handler: ChannelHandler<DataArgument<Contract, Argument>>): Subscription {
     this.#assertUsable()
     const subscription = this.#channels.hold(channel)
     const remove = subscription.add(handler)
@@ -208,7 +213,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   /** Publishes `data` on `channel`; resolves on the server's `ack`, rejects with `RealtimeError`. */
-  async publish (channel: string, data: unknown, options?: RequestOptions): Promise<void> {
+  async publish<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, data: DataArgument<Contract, Argument>, options?: RequestOptions): Promise<void> {
     await this.request({ type: 'publish', channel, data }, options)
   }
 
@@ -218,13 +223,18 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   /**
-   * Sends `message` with a fresh `id` and resolves with the `data` of the server's `ack`
-   * (what a handler registered with `app.realtime.handle()` returned). Rejects with
-   * `RealtimeError`: the server's `error` code, `request_timeout`, `queue_full`,
+   * Sends `message` (or `{ ...fields, type }`) with a fresh `id` and resolves with the `data`
+   * of the server's `ack` (what a handler registered with `app.realtime.handle()` returned).
+   * Rejects with `RealtimeError`: the server's `error` code, `request_timeout`, `queue_full`,
    * `payload_too_large`, `aborted` or `disconnected`.
    */
-  request<Result = unknown> (message: OutgoingMessage, options: RequestOptions = {}): Promise<Result> {
-    return new Promise<Result>((resolve, reject) => {
+  request<const Type extends MessageType<Contract>> (type: Type, fields: RequestFields<Contract, Type>, options?: RequestOptions): Promise<ReplyOf<Contract, Type>>
+  request<Result = unknown> (message: OutgoingMessage, options?: RequestOptions): Promise<Result>
+  request (typeOrMessage: string | OutgoingMessage, fieldsOrOptions?: unknown, maybeOptions?: RequestOptions): Promise<any> {
+    const byType = typeof typeOrMessage === 'string'
+    const message: OutgoingMessage = byType ? { ...(fieldsOrOptions as object), type: typeOrMessage } : typeOrMessage
+    const options = (byType ? maybeOptions : fieldsOrOptions as RequestOptions | undefined) ?? {}
+    return new Promise((resolve, reject) => {
       const id = this.#requests.nextId()
       const { id: _replaced, ...fields } = checkMessage(message)
       // The id first: a server that refuses the frame unread (rate limit) can still echo it.

@@ -240,7 +240,7 @@ export class Realtime {
   // Lifecycle, driven by index.ts
 
   async start (): Promise<void> {
-    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId })
+    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId, ingest: this.#ingest })
     try {
       await this.#broker.subscribe(BROADCAST_CHANNEL)
     } catch (err) {
@@ -306,6 +306,16 @@ export class Realtime {
   }
 
   // Internals
+
+  /** Data from outside the plugin (a device through the MQTT bridge) as a frame, or undefined when refused. */
+  readonly #ingest = (channel: string, data: unknown): string | undefined => {
+    if (!isValidChannel(channel)) return undefined
+    try {
+      return channelFrame(channel, data, Date.now())
+    } catch {
+      return undefined
+    }
+  }
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {

@@ -11,7 +11,9 @@ if (redisUrl !== undefined) {
   const { createRedisBroker } = await import('./redis-broker.js')
   broker = await createRedisBroker(redisUrl)
 }
-await app.register(realtime, { path: '/ws', ...(broker === undefined ? {} : { broker }) })
+// And the same two nodes sharing a mosquitto (BENCH_MQTT_URL).
+const mqttUrl = process.env.BENCH_MQTT_URL
+await app.register(realtime, { path: '/ws', ...(broker === undefined ? {} : { broker }), ...(mqttUrl === undefined ? {} : { mqtt: { url: mqttUrl } }) })
 await app.listen({ port: 0, host: '127.0.0.1' })
 const address = app.server.address()
 if (address === null || typeof address === 'string') throw new Error('no port')

@@ -350,8 +350,11 @@ export class Realtime {
   readonly #ingest = (channel: string, data: unknown): string | undefined => {
     if (!isValidChannel(channel)) return undefined
     try {
+      // The channel's contract holds for data from devices as for the server's own publishes.
+      this.#payloads.check(channel, data)
       return channelFrame(channel, data, Date.now())
-    } catch {
+    } catch (err) {
+      this.#log.debug({ err, channel }, 'data from outside the plugin refused')
       return undefined
     }
   }

@@ -5,6 +5,7 @@ import type { Frame } from './helpers/ws-client.js'
 import { startNodesWith } from './helpers/nodes.js'
 import { eventually } from './helpers/redis-server.js'
 import { startMosquitto } from './helpers/mosquitto.js'
+import Type from 'typebox'
 import { MqttBroker } from '../lib/brokers/mqtt-broker.js'
 
 const mosquitto = await startMosquitto(t)
@@ -25,6 +26,24 @@ t.test('messages from concurrent publishers on three nodes arrive once, in the s
   }
   t.equal(sequences[0]!.length, 301, 'each message once')
   for (const sequence of sequences.slice(1)) t.same(sequence, sequences[0], 'the same order everywhere')
+})
+
+t.test('a device payload that breaks the channel rule\'s schema is dropped and counted, never fanned out', async (t) => {
+  const prefix = `schema-${++prefixes}/`
+  const broker = new MqttBroker({ url: mosquitto.url, prefix, bridge: { inbound: [{ topic: 'meters/+', channel: 'meters.{1}' }] } })
+  const [node] = await startNodesWith(t, 1, {
+    broker,
+    channels: [{ match: 'meters.*', schema: Type.Object({ kwh: Type.Number() }) }]
+  })
+  const client = await node!.connect()
+  await client.subscribe('meters.m1')
+  const device = await mosquitto.client(t)
+  await device.publishAsync('meters/m1', JSON.stringify({ kwh: 'lots' }))
+  await device.publishAsync('meters/m1', 'plain text')
+  await device.publishAsync('meters/m1', JSON.stringify({ kwh: 3.5 }))
+  await client.next((frame) => isMessage('meters.m1')(frame))
+  await eventually(() => broker.bridgeStats.dropped === 2, 'both bad payloads were dropped')
+  t.same(client.seen(isMessage('meters.m1')).map((frame) => frame.data), [{ kwh: 3.5 }], 'only the valid one reached the subscriber')
 })
 
 t.test('a device publishing plain MQTT reaches WebSocket subscribers on both nodes; a channel publish reaches devices', async (t) => {

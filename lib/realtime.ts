@@ -12,6 +12,7 @@ import { FanOut } from './fanout.js'
 import { releaseUpgradeResponse } from './ws-internals.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
+import { closeGoingAway } from './shutdown.js'
 import { Authorization } from './authorization.js'
 import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
@@ -280,21 +281,15 @@ export class Realtime {
     return connection
   }
 
-  /** Stops the heartbeat and closes every socket with 1001, terminating those that do not answer in time. */
-  async closeConnections (): Promise<void> {
+  /**
+   * Stops the heartbeat and closes every socket with 1001 (ours and `others`, such as the
+   * clients of other WebSocket routes), terminating those that do not answer in time.
+   */
+  async closeConnections (others: Iterable<WebSocket> = []): Promise<void> {
     this.#heartbeat.stop()
-    const open = [...this.#connections.values()]
-    if (open.length === 0) return
-    const closed = open.map((connection) => new Promise<void>((resolve) => {
-      if (connection.socket.readyState === connection.socket.CLOSED) resolve()
-      else connection.socket.once('close', () => resolve())
-    }))
-    for (const connection of open) connection.close(CloseCode.GOING_AWAY, 'server shutting down')
-    let timer: NodeJS.Timeout | undefined
-    const gracePeriod = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#settings.closeGracePeriod) })
-    await Promise.race([Promise.all(closed), gracePeriod])
-    clearTimeout(timer)
-    for (const connection of open) connection.socket.terminate()
+    const sockets = new Set(others)
+    for (const connection of this.#connections.values()) sockets.add(connection.socket)
+    await closeGoingAway(sockets, this.#settings.closeGracePeriod)
   }
 
   async stop (): Promise<void> {

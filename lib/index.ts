@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket'
 import { resolveOptions, type RealtimePluginOptions } from './options.js'
 import { Realtime } from './realtime.js'
 import { HandshakeGuard } from './handshake.js'
+import { warnAboutOpenPublishing } from './startup-warnings.js'
 
 const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function realtimePlugin (fastify, options) {
   if (fastify.hasDecorator('realtime')) throw new Error('fastify-realtime has already been registered')
@@ -58,6 +59,9 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
   })
   fastify.addHook('onReady', async function warnAboutOptions () {
     handshake.warnings(fastify.log, fastify.hasRequestDecorator('cookies'))
+  })
+  fastify.addHook('onListen', async function warnAboutReach () {
+    warnAboutOpenPublishing(fastify.log, fastify.addresses(), settings)
   })
 
   await realtime.start()

@@ -41,7 +41,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
       // callback comes once every client it tracks (ours and other routes') has closed.
       const server = this.websocketServer
       server.close(() => done())
-      realtime.closeConnections(server.clients).catch(done)
+      realtime.closeConnections(server.clients).catch((err: unknown) => this.log.error({ err }, 'closing websocket clients failed'))
     }
   })
 

@@ -114,14 +114,19 @@ const validator = Compile(OptionsSchema)
  * hand in resolveOptions. Every option that is not in OptionsSchema must be listed here, or
  * register refuses it as unknown.
  */
-export const NON_DATA_OPTIONS: readonly string[] = ['broker', 'redis', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels']
+export const NON_DATA_OPTIONS = ['broker', 'redis', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
+
+// Fails to compile when RealtimePluginOptions gains a non-data option missing from the list.
+type MustBeNever<T extends never> = T
+/** Never: every option of RealtimePluginOptions is in OptionsSchema or NON_DATA_OPTIONS. */
+export type UnlistedOption = MustBeNever<Exclude<keyof RealtimePluginOptions, keyof DataOptions | typeof NON_DATA_OPTIONS[number]>>
 
 /** What Fastify and avvio read from every plugin's register options. */
 const REGISTER_OPTIONS: readonly string[] = ['prefix', 'logLevel', 'logSerializers', 'name']
 
 /** Refuses option names nobody reads: a typo would otherwise be ignored in silence. */
 function checkOptionNames (options: object): void {
-  const known = [...Object.keys(OptionsSchema.properties), ...NON_DATA_OPTIONS]
+  const known: string[] = [...Object.keys(OptionsSchema.properties), ...NON_DATA_OPTIONS]
   const unknown = Object.keys(options).filter((name) => !known.includes(name) && !REGISTER_OPTIONS.includes(name))
   if (unknown.length === 0) return
   const described = unknown.map((name) => {

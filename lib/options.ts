@@ -8,6 +8,7 @@ import type { Connection } from './connection.js'
 import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
+import { checkMetricsOptions, type MetricsOptions } from './metrics/prometheus-metrics.js'
 
 export const OptionsSchema = Type.Object({
   /** Route of the WebSocket endpoint. */
@@ -44,6 +45,12 @@ export const OptionsSchema = Type.Object({
     /** Refused frames (answered `rate_limited`) before the connection is closed with 1008, unless its bucket fills up again first. */
     closeAfterRefused: Type.Integer({ minimum: 1, default: 100 })
   }, { additionalProperties: false })], { default: {} }),
+  /** Milliseconds `app.close()` spends draining (1012, spread evenly) before the 1001 close of what is left; 0: no drain. */
+  drainOnClose: Type.Integer({ minimum: 0, default: 0 }),
+  /** Milliseconds a cluster-wide command (`app.realtime.cluster.*`) waits for the nodes to answer. */
+  clusterCommandTimeout: Type.Integer({ minimum: 1, default: 2000 }),
+  /** Milliseconds between a node's announcements on the control channel; one silent for 3 is forgotten. */
+  clusterAnnounceInterval: Type.Integer({ minimum: 10, default: 5000 }),
   /** Cap on each connection's queued outgoing bytes, and what happens above it. */
   slowConsumer: Type.Object({
     /** Bytes queued on the socket (`writableLength`) above which the policy applies. */
@@ -95,6 +102,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   userId?: (user: unknown) => string | number | undefined
   /** Per-channel rules; the first whose `match` fits a channel decides for it (see lib/channels/). */
   channels?: readonly ChannelRuleOptions[]
+  /** Prometheus metrics on your prom-client registry (needs the `prom-client` package). */
+  metrics?: MetricsOptions
 }
 
 export interface ResolvedOptions extends DataOptions {
@@ -105,6 +114,7 @@ export interface ResolvedOptions extends DataOptions {
   allowedOrigins: AllowedOrigins | undefined
   userId: (user: unknown) => string | undefined
   channels: ChannelRules
+  metrics: MetricsOptions | undefined
 }
 
 const validator = Compile(OptionsSchema)
@@ -141,7 +151,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, metrics } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -178,6 +188,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     authorize,
     allowedOrigins,
     channels: channelRules,
+    metrics: checkMetricsOptions(metrics),
     userId: (user) => {
       const id = idOf(user)
       return id === undefined || id === null || id === '' ? undefined : String(id)

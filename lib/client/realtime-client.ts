@@ -296,6 +296,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     for (const entry of this.#channels.values()) this.#stopRetry(entry)
 
     const stopping = this.#closing || !this.#settings.reconnect || FINAL_CLOSE_CODES.includes(code)
+    // 1012: the node drains for a restart and is healthy: reconnect soon (the first attempt's
+    // jittered window), whatever happened before, and the load balancer picks another node.
+    if (code === CloseCode.SERVICE_RESTART) this.#attempt = 0
     const delay = stopping ? undefined : backoffDelay(++this.#attempt, this.#settings.backoff, this.#settings.random)
     this.emit('close', { code, reason, willReconnect: delay !== undefined })
     // A `close` listener may have called close(), which finished the client already.

@@ -36,7 +36,7 @@ function rawSocket (url: string): { socket: WebSocket, frames: Frame[], closed: 
 
 function deferred (): { promise: Promise<void>, resolve: () => void } {
   let resolve!: () => void
-  const promise = new Promise<void>((r) => { resolve = r })
+  const promise = new Promise<void>((_resolve) => { resolve = _resolve })
   return { promise, resolve }
 }
 

@@ -65,4 +65,6 @@ async function spreadCloses (connections: Connection[], overMs: number, gracePer
   await Promise.race([Promise.all(closed), grace])
   clearTimeout(graceTimer)
   for (const connection of connections) connection.socket.terminate()
+  // A terminated socket reports its close a moment later: resolve once the node has seen them all.
+  await Promise.all(closed)
 }

@@ -172,10 +172,16 @@ export class Realtime {
     return [...this.#connections.values()].filter((connection) => this.#authorization.userIdOf(connection.user) === wanted)
   }
 
-  /** Unsubscribes every connection of a user on this node from `channel`; returns how many were subscribed. */
+  /**
+   * Unsubscribes every connection of a user on this node from `channel` and tells each client
+   * (`unsubscribed` without an id); returns how many were subscribed.
+   */
   async unsubscribeUser (userId: string | number, channel: string): Promise<number> {
     const subscribed = this.connectionsOf(userId).filter((connection) => connection.channels.has(channel))
-    await Promise.all(subscribed.map((connection) => this.unsubscribe(connection, channel)))
+    await Promise.all(subscribed.map(async (connection) => {
+      await this.unsubscribe(connection, channel)
+      connection.send({ type: 'unsubscribed', channel })
+    }))
     return subscribed.length
   }
 

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Registry, collectDefaultMetrics } from 'prom-client'
 import realtime, { MAX_CHANNEL_LENGTH, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
 
@@ -21,6 +22,8 @@ export interface ExampleAppOptions {
   heartbeatTimeout?: number
   /** Serve /build/ (the bundled page script) from this folder instead of public/build/. */
   pageBuildDir?: string
+  /** Milliseconds app.close() spends draining (1012, spread evenly) before the rest get 1001. */
+  drainOnClose?: number
 }
 
 export async function buildApp (options: ExampleAppOptions = {}) {
@@ -32,14 +35,28 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // One registry per app: the process' default metrics and the plugin's, served on /metrics.
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
   await app.register(realtime, {
     path: '/ws',
+    metrics: { registry },
+    ...(options.drainOnClose !== undefined && { drainOnClose: options.drainOnClose }),
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),
     ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),
     ...(options.heartbeatTimeout !== undefined && { heartbeatTimeout: options.heartbeatTimeout })
   })
   await app.register(apiRoutes, { prefix: '/api' })
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(registry.contentType)
+    return await registry.metrics()
+  })
+  // For a load balancer's readiness check: a draining node gets no new clients.
+  app.get('/ready', async (_request, reply) => {
+    if (app.realtime.draining) return await reply.code(503).send({ ready: false })
+    return { ready: true }
+  })
   // index.html, style.css and the bundled client under build/ (see build-page.ts).
   await app.register(fastifyStatic, { root: publicDir })
   if (options.pageBuildDir !== undefined) {

@@ -145,7 +145,9 @@ export class ClusterCommands {
     if (typeof node !== 'string') return
     switch (message.type) {
       case 'announce':
-        if (this.#directory.seen(node) && message.hello === true && node !== this.#node.nodeId) this.#announce(false)
+        this.#directory.seen(node)
+        // A node that just started (or restarted with the same id) learns the others at once.
+        if (message.hello === true && node !== this.#node.nodeId) this.#announce(false)
         return
       case 'leave':
         this.#directory.left(node)

@@ -9,7 +9,7 @@ import { CloseCode } from '../errors.js'
 
 /** What a `connect` hook returns to refuse the connection: it is closed with `code`. */
 export interface ConnectRefusal {
-  /** 1000, 1008, 1011, 1013 or an application code 4000-4999 (4000 itself is the client's). */
+  /** A code a close frame may carry (1000-1003, 1007-1014, 3000-4999) except 4000, the client's own; otherwise 1008. */
   code: number
   reason?: string
 }

@@ -5,7 +5,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Registry, collectDefaultMetrics } from 'prom-client'
-import realtime, { MAX_CHANNEL_LENGTH, type RedisBrokerOptions } from '../lib/index.js'
+import realtime, { MAX_CHANNEL_LENGTH, type RealtimePluginOptions, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
 
 export const publicDir = fileURLToPath(new URL('./public/', import.meta.url))
@@ -24,6 +24,8 @@ export interface ExampleAppOptions {
   pageBuildDir?: string
   /** Milliseconds app.close() spends draining (1012, spread evenly) before the rest get 1001. */
   drainOnClose?: number
+  /** More options for the realtime plugin (the tests use it to refuse client publishes, say). */
+  realtime?: RealtimePluginOptions
 }
 
 export async function buildApp (options: ExampleAppOptions = {}) {
@@ -39,6 +41,7 @@ export async function buildApp (options: ExampleAppOptions = {}) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   await app.register(realtime, {
+    ...options.realtime,
     path: '/ws',
     metrics: { registry },
     ...(options.drainOnClose !== undefined && { drainOnClose: options.drainOnClose }),

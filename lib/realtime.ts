@@ -337,6 +337,11 @@ export class Realtime {
     socket.on('close', this.#onSocketClose)
     this.#connections.set(connection.id, connection)
     connection.log.debug({ remoteAddress: connection.remoteAddress }, 'connection opened')
+    // Past the handshake checks before a drain began (authenticate still running): it goes too.
+    if (this.#drainer.draining) {
+      connection.close(CloseCode.SERVICE_RESTART, 'service restart')
+      return connection
+    }
     if (this.#hooks.connect.length === 0) this.#welcome(connection)
     else this.#hooks.admit(connection, request, this.#welcome, this.#dispatchFrame).catch((err: unknown) => connection.log.error({ err }, 'connect hooks failed'))
     return connection

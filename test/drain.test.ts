@@ -5,6 +5,7 @@ import WebSocket from 'ws'
 import { CloseCode } from '../lib/errors.js'
 import { startServer } from './helpers/server.js'
 import { tryUpgrade } from './helpers/handshake.js'
+import { eventually } from './helpers/redis-server.js'
 
 interface Observed {
   code: number
@@ -85,4 +86,28 @@ t.test('app.close() with drainOnClose closes with 1012 first, within drainOnClos
   await app.close()
   const codes = (await Promise.all(closes)).map((close) => close.code)
   t.ok(codes.every((code) => code === CloseCode.SERVICE_RESTART), 'every client saw 1012 (service restart), not 1001')
+})
+
+t.test('a handshake still authenticating when the drain begins is closed with 1012 once upgraded', async (t) => {
+  let release!: () => void
+  const authenticating = new Promise<void>((resolve) => { release = resolve })
+  let started!: () => void
+  const reached = new Promise<void>((resolve) => { started = resolve })
+  const { app, url } = await startServer(t, {
+    plugin: {
+      authenticate: async () => {
+        started()
+        await authenticating
+        return { id: 'late' }
+      }
+    }
+  })
+  const socket = new WebSocket(url)
+  const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+  await reached
+  const drained = app.realtime.drain({ overMs: 0 })
+  release()
+  t.equal(await closed, CloseCode.SERVICE_RESTART)
+  await drained
+  await eventually(() => app.realtime.connectionCount === 0, 'the node has seen the close')
 })

@@ -2,9 +2,13 @@
 // two in this process, one in a child process that the test kills to see it reported missing.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { MessageChannel } from 'node:worker_threads'
 import t from 'tap'
 import type { Test } from 'tap'
 import { CloseCode } from '../lib/errors.js'
+import { ClusterBroker } from '../lib/brokers/cluster-broker.js'
+import { ClusterRelay } from '../lib/brokers/cluster-relay.js'
+import { linkOfPort } from '../lib/brokers/cluster/relay-messages.js'
 import { startRedis, eventually } from './helpers/redis-server.js'
 import { startServer, type StartedServer } from './helpers/server.js'
 import { TestClient } from './helpers/ws-client.js'
@@ -135,4 +139,23 @@ t.test('malformed frames on the control channel are dropped; the node keeps answ
   }
   const stats = await a.app.realtime.cluster.stats({ timeoutMs: 300 })
   t.ok('node-a' in stats.nodes)
+})
+
+t.test('over the ClusterBroker each worker is a node of the cluster commands', async (t) => {
+  const relay = new ClusterRelay()
+  t.teardown(() => relay.close())
+  const workers: StartedServer[] = []
+  for (const nodeId of ['worker-1', 'worker-2']) {
+    const { port1, port2 } = new MessageChannel()
+    t.teardown(() => { port1.close(); port2.close() })
+    relay.attach(linkOfPort(port1))
+    workers.push(await startServer(t, { plugin: { nodeId, broker: new ClusterBroker({ link: linkOfPort(port2) }), authenticate: () => ({ id: 'carol' }) } }))
+  }
+  await workers[0]!.connect()
+  await workers[1]!.connect()
+  await eventually(async () => Object.keys((await workers[0]!.app.realtime.cluster.stats({ timeoutMs: 300 })).nodes).length === 2, 'worker 1 hears worker 2')
+  const { total, nodes, missing } = await workers[1]!.app.realtime.cluster.disconnectUser('carol')
+  t.equal(total, 2)
+  t.same(nodes, { 'worker-1': 1, 'worker-2': 1 })
+  t.same(missing, [])
 })

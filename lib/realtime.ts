@@ -323,7 +323,7 @@ export class Realtime {
 
   /** Takes a freshly upgraded socket. Listeners are attached before any await, so no frame is lost. */
   accept (socket: WebSocket, request: FastifyRequest, user?: unknown): Connection {
-    const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user }, this.#counters)
+    const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user, holdIfMidMessage: this.#holdIfMidMessage }, this.#counters)
     const tracked = socket as TrackedSocket
     tracked[kConnection] = connection
     // What an idle connection does not need goes: @fastify/websocket's own error listener closes
@@ -387,6 +387,8 @@ export class Realtime {
   }
 
   // Internals
+
+  readonly #holdIfMidMessage = (connection: Connection, text: string): boolean => this.#fanOut.holdIfMidMessage(connection, text)
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
@@ -476,10 +478,15 @@ export class Realtime {
     this[kConnection]?.log.info({ err }, 'websocket error, connection closing')
   }
 
-  readonly #onSocketPong = function onSocketPong (this: TrackedSocket): void {
-    const connection = this[kConnection]
-    if (connection !== undefined) connection.alive = true
-  }
+  readonly #onSocketPong = (() => {
+    // Read at call time: field initializers run before the constructor creates the heartbeat.
+    const answers = (data: Buffer): boolean => this.#heartbeat.isAnswer(data)
+    return function onSocketPong (this: TrackedSocket, data: Buffer): void {
+      const connection = this[kConnection]
+      // An unsolicited pong (or one for an older ping) says nothing about reading.
+      if (connection !== undefined && answers(data)) connection.alive = true
+    }
+  })()
 
   readonly #onSocketClose = (() => {
     const closed = (connection: Connection, code: number, reason: Buffer): void => {

@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import realtime, { MAX_CHANNEL_LENGTH, type RealtimePluginOptions, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
+import { contract } from './contract.js'
 
 export const publicDir = fileURLToPath(new URL('./public/', import.meta.url))
 
@@ -45,10 +46,14 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     path: '/ws',
     metrics: { registry },
     ...(options.drainOnClose !== undefined && { drainOnClose: options.drainOnClose }),
+    contract,
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),
     ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),
     ...(options.heartbeatTimeout !== undefined && { heartbeatTimeout: options.heartbeatTimeout })
+  })
+  app.realtime.handle('channel.count', contract.messages['channel.count'].request, (message) => {
+    return { subscribers: app.realtime.subscriberCount(message.channel) }
   })
   await app.register(apiRoutes, { prefix: '/api' })
   app.get('/metrics', async (_request, reply) => {
@@ -59,6 +64,10 @@ export async function buildApp (options: ExampleAppOptions = {}) {
   app.get('/ready', async (_request, reply) => {
     if (app.realtime.draining) return await reply.code(503).send({ ready: false })
     return { ready: true }
+  })
+  // The WebSocket API, described from what this server runs (channel rules, message types).
+  app.get('/asyncapi.json', async function asyncapi () {
+    return app.realtime.asyncapi({ title: 'fastify-realtime example chat', version: '1.0.0' })
   })
   // index.html, style.css and the bundled client under build/ (see build-page.ts).
   await app.register(fastifyStatic, { root: publicDir })

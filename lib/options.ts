@@ -9,6 +9,8 @@ import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
 import { checkMetricsOptions, type MetricsOptions } from './metrics/prometheus-metrics.js'
+import { checkContract } from './channels/contract.js'
+import type { RealtimeContract } from './channels/contract-types.js'
 
 export const OptionsSchema = Type.Object({
   /** Route of the WebSocket endpoint. */
@@ -104,6 +106,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   channels?: readonly ChannelRuleOptions[]
   /** Prometheus metrics on your prom-client registry (needs the `prom-client` package). */
   metrics?: MetricsOptions
+  /** Channel rules and message types from `defineContract()`; its `channels` replace the `channels` option. */
+  contract?: RealtimeContract
 }
 
 export interface ResolvedOptions extends DataOptions {
@@ -115,6 +119,7 @@ export interface ResolvedOptions extends DataOptions {
   userId: (user: unknown) => string | undefined
   channels: ChannelRules
   metrics: MetricsOptions | undefined
+  contract: RealtimeContract | undefined
 }
 
 const validator = Compile(OptionsSchema)
@@ -151,7 +156,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, metrics } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, contract, metrics } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -179,7 +184,11 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   checkFunction('userId', userId)
   checkAllowedOrigins(allowedOrigins)
   const idOf = userId ?? defaultUserId
-  const channelRules = new ChannelRules(channels ?? [])
+  checkContract(contract)
+  if (contract?.channels !== undefined && channels !== undefined) {
+    throw new TypeError('fastify-realtime: give the channel rules either in contract.channels or in channels, not both')
+  }
+  const channelRules = new ChannelRules(contract?.channels ?? channels ?? [])
   return {
     ...resolved,
     nodeId: resolved.nodeId ?? randomUUID(),
@@ -189,6 +198,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     allowedOrigins,
     channels: channelRules,
     metrics: checkMetricsOptions(metrics),
+    contract,
     userId: (user) => {
       const id = idOf(user)
       return id === undefined || id === null || id === '' ? undefined : String(id)

@@ -26,7 +26,7 @@ import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
 import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -95,6 +95,7 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
+  readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
   readonly #drainer = new Drainer()
@@ -110,6 +111,9 @@ export class Realtime {
     this.#payloads = new ChannelPayloads(settings.channels)
     this.#authorization = new Authorization(settings)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
+    this.#welcomeRateLimit = settings.rateLimit === false
+      ? {}
+      : { rateLimit: { messagesPerSecond: settings.rateLimit.messagesPerSecond, burst: settings.rateLimit.burst } }
     this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
     // The cap is checked on the fast path before every write, corked bytes included.
     this.#fanOut = new FanOut(this.#counters, this.#slowConsumers, { writeDirect: settings.perMessageDeflate === false })
@@ -344,7 +348,7 @@ export class Realtime {
   // Lifecycle, driven by index.ts
 
   async start (): Promise<void> {
-    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId })
+    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId, ingest: this.#ingest })
     try {
       await Promise.all([this.#broker.subscribe(BROADCAST_CHANNEL), this.cluster.start()])
     } catch (err) {
@@ -391,7 +395,10 @@ export class Realtime {
       type: 'welcome',
       connectionId: connection.id,
       nodeId: this.nodeId,
-      heartbeatInterval: this.#settings.heartbeatInterval
+      heartbeatInterval: this.#settings.heartbeatInterval,
+      // Told up front so a client refuses an oversized frame itself and paces below the limit.
+      maxPayload: this.#settings.maxPayload,
+      ...this.#welcomeRateLimit
     })
   }
 
@@ -426,6 +433,19 @@ export class Realtime {
   }
 
   // Internals
+
+  /** Data from outside the plugin (a device through the MQTT bridge) as a frame, or undefined when refused. */
+  readonly #ingest = (channel: string, data: unknown): string | undefined => {
+    if (!isValidChannel(channel)) return undefined
+    try {
+      // The channel's contract holds for data from devices as for the server's own publishes.
+      this.#payloads.check(channel, data)
+      return channelFrame(channel, data, Date.now())
+    } catch (err) {
+      this.#log.debug({ err, channel }, 'data from outside the plugin refused')
+      return undefined
+    }
+  }
 
   readonly #holdIfMidMessage = (connection: Connection, text: string): boolean => this.#fanOut.holdIfMidMessage(connection, text)
 
@@ -491,10 +511,10 @@ export class Realtime {
   // One listener of each kind for all sockets; `this` is the socket.
   readonly #onSocketMessage = (() => {
     const dispatcher = this.#dispatcher
-    // Read at call time: field initializers run before the constructor creates these.
     const hooks = this.#hooks
-    const admit = (connection: Connection): boolean => {
-      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection)) return false
+    // Read at call time: field initializers run before the constructor creates these.
+    const admit = (connection: Connection, data: Buffer): boolean => {
+      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection, data)) return false
       // A client that sends but does not read would pile up our replies: same cap as fan-out.
       return this.#slowConsumers.admit(connection, 0)
     }
@@ -503,7 +523,7 @@ export class Realtime {
       if (connection === undefined) return
       // Only a frame we process counts as alive: a client over its cap that keeps sending but
       // never reads must still fall to the heartbeat.
-      if (!admit(connection)) return
+      if (!admit(connection, data)) return
       connection.alive = true
       if (hooks.connect.length !== 0 && hooks.holds(connection)) hooks.hold(connection, data, isBinary)
       else dispatcher.dispatch(connection, data, isBinary)

@@ -9,6 +9,7 @@ import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 import { MqttBroker, type MqttBrokerOptions } from './brokers/mqtt-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
+import { checkMetricsOptions, type MetricsOptions } from './metrics/prometheus-metrics.js'
 import { checkContract } from './channels/contract.js'
 import type { RealtimeContract } from './channels/contract-types.js'
 
@@ -47,6 +48,12 @@ export const OptionsSchema = Type.Object({
     /** Refused frames (answered `rate_limited`) before the connection is closed with 1008, unless its bucket fills up again first. */
     closeAfterRefused: Type.Integer({ minimum: 1, default: 100 })
   }, { additionalProperties: false })], { default: {} }),
+  /** Milliseconds `app.close()` spends draining (1012, spread evenly) before the 1001 close of what is left; 0: no drain. */
+  drainOnClose: Type.Integer({ minimum: 0, default: 0 }),
+  /** Milliseconds a cluster-wide command (`app.realtime.cluster.*`) waits for the nodes to answer. */
+  clusterCommandTimeout: Type.Integer({ minimum: 1, default: 2000 }),
+  /** Milliseconds between a node's announcements on the control channel; one silent for 3 is forgotten. */
+  clusterAnnounceInterval: Type.Integer({ minimum: 10, default: 5000 }),
   /** Cap on each connection's queued outgoing bytes, and what happens above it. */
   slowConsumer: Type.Object({
     /** Bytes queued on the socket (`writableLength`) above which the policy applies. */
@@ -100,6 +107,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   userId?: (user: unknown) => string | number | undefined
   /** Per-channel rules; the first whose `match` fits a channel decides for it (see lib/channels/). */
   channels?: readonly ChannelRuleOptions[]
+  /** Prometheus metrics on your prom-client registry (needs the `prom-client` package). */
+  metrics?: MetricsOptions
   /** Channel rules and message types from `defineContract()`; its `channels` replace the `channels` option. */
   contract?: RealtimeContract
 }
@@ -112,6 +121,7 @@ export interface ResolvedOptions extends DataOptions {
   allowedOrigins: AllowedOrigins | undefined
   userId: (user: unknown) => string | undefined
   channels: ChannelRules
+  metrics: MetricsOptions | undefined
   contract: RealtimeContract | undefined
 }
 
@@ -122,7 +132,7 @@ const validator = Compile(OptionsSchema)
  * hand in resolveOptions. Every option that is not in OptionsSchema must be listed here, or
  * register refuses it as unknown.
  */
-export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
+export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract', 'metrics'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
 
 // Fails to compile when RealtimePluginOptions gains a non-data option missing from the list.
 type MustBeNever<T extends never> = T
@@ -204,7 +214,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
   checkOptionNames(options)
-  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract } = options
+  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, metrics } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -245,6 +255,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     authorize,
     allowedOrigins,
     channels: channelRules,
+    metrics: checkMetricsOptions(metrics),
     contract,
     userId: (user) => {
       const id = idOf(user)

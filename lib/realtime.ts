@@ -17,7 +17,8 @@ import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
 import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
-import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
+import { BROADCAST_CHANNEL, type Broker, type BrokerState, type StreamPosition } from './brokers/broker.js'
+import { ChannelHistory, type HistoryOptions, type HistoryResult, type JoinSteps, type SubscribeOutcome } from './history/channel-history.js'
 
 export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels'> {
   nodeId: string
@@ -75,6 +76,7 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
+  readonly #history: ChannelHistory
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
 
@@ -88,6 +90,7 @@ export class Realtime {
     this.nodeId = settings.nodeId
     this.#broker = broker
     this.#log = log
+    this.#history = new ChannelHistory(settings.channels, broker)
     this.#heartbeat = new Heartbeat(
       () => this.#connections.values(),
       { interval: settings.heartbeatInterval, timeout: settings.heartbeatTimeout },
@@ -181,7 +184,18 @@ export class Realtime {
   /** Delivers `data` to every subscriber of `channel` on every node. */
   async publish (channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
-    await this.#broker.publish(channel, channelFrame(channel, data, Date.now()))
+    const history = this.#history.limitsFor(channel)
+    if (history !== undefined) await this.#history.publish(channel, data, history)
+    else await this.#broker.publish(channel, channelFrame(channel, data, Date.now()))
+  }
+
+  /**
+   * The kept messages of a history channel, with its current position: for HTTP routes
+   * (the first page of a chat room). `limit` defaults to, and is capped at, the rule's `size`.
+   */
+  async history (channel: string, options?: HistoryOptions): Promise<HistoryResult> {
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
+    return await this.#history.read(channel, options)
   }
 
   /** Delivers `data` to every connection on every node. */
@@ -195,7 +209,7 @@ export class Realtime {
    */
   async subscribe (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#inOrder(connection, channel, () => this.#join(connection, channel))
+    await this.#inOrder(connection, channel, () => this.#join(connection, channel, undefined))
   }
 
   async unsubscribe (connection: Connection, channel: string): Promise<void> {
@@ -206,8 +220,11 @@ export class Realtime {
 
   // Used by the built-in handlers
 
-  /** A client's subscribe: namespace rules, `authorize`, then the subscription limit. */
-  async subscribeFrom (connection: Connection, channel: string): Promise<void> {
+  /**
+   * A client's subscribe: namespace rules, `authorize`, then the subscription limit. `answer`
+   * gets the fields of `subscribed` (recovery, position) before any replayed message is sent.
+   */
+  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
     // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
     // that is still being authorized.
@@ -219,7 +236,7 @@ export class Realtime {
       if (connection.channels.size >= limit && !connection.channels.has(channel)) {
         throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
       }
-      await this.#join(connection, channel)
+      await this.#join(connection, channel, since, answer)
     })
   }
 
@@ -314,13 +331,31 @@ export class Realtime {
     }
     const members = this.#registry.members(channel)
     if (members !== undefined) this.#fanOut.send(frame, members)
+    if (this.#history.live.active) this.#history.live.hold(channel, frame)
   }
 
-  async #join (connection: Connection, channel: string): Promise<void> {
+  async #join (connection: Connection, channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void): Promise<void> {
     // A connection that closed while this waited its turn must not re-enter the registry.
     if (!this.#connections.has(connection.id)) return
+    const history = this.#history.limitsFor(channel)
+    if (history !== undefined) {
+      if (connection.channels.has(channel)) {
+        // Already a member: it has every message since it joined; tell where the stream stands.
+        const position = await this.#history.read(channel, { limit: 1, reverse: true })
+        const recovered = since === undefined ? undefined : since.epoch === position.epoch && since.offset <= position.offset
+        answer?.({ ...(recovered === undefined ? {} : { recovered }), offset: position.offset, epoch: position.epoch })
+        return
+      }
+      await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
+      return
+    }
+    // Without history nothing can be recovered (documented): the client reloads what it needs.
+    const outcome = since === undefined ? {} : { recovered: false }
     // Already a member: operations run in order, so its subscription is live.
-    if (!this.#registry.add(connection, channel)) return
+    if (!this.#registry.add(connection, channel)) {
+      answer?.(outcome)
+      return
+    }
     try {
       await this.#broker.subscribe(channel)
     } catch (err) {
@@ -328,6 +363,23 @@ export class Realtime {
       if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
       throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
+    answer?.(outcome)
+  }
+
+  /** A history join takes the broker reference first and enters the registry last. */
+  readonly #joinSteps: JoinSteps = {
+    subscribe: async (channel) => {
+      try {
+        await this.#broker.subscribe(channel)
+      } catch (err) {
+        this.#releaseChannel(channel)
+        throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+      }
+    },
+    release: (channel) => this.#releaseChannel(channel),
+    isOpen: (connection) => this.#connections.has(connection.id),
+    join: (connection, channel) => { this.#registry.add(connection, channel) },
+    write: (connection, frame) => { this.#fanOut.send(frame, [connection]) }
   }
 
   /**

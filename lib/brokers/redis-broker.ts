@@ -8,6 +8,7 @@ import { ErrorCode, RealtimeError } from '../errors.js'
 import type { Broker, BrokerContext, BrokerListener, BrokerState } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
 import { envelopeHeader, parseEnvelope } from './envelope.js'
+import { RedisHistory } from './redis-history.js'
 
 export interface RedisBrokerOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With `sharded`, one node of the cluster. */
@@ -62,6 +63,17 @@ export class RedisBroker implements Broker {
   /** ioredis rejects `connect()` with "Connection is closed."; the cause is in the error event. */
   #lastError: Error | undefined
   #onMessage: BrokerListener | undefined
+  /** Channel history in Redis Streams, published through the same connection (see redis-history.ts). */
+  readonly history = new RedisHistory({
+    connection: () => {
+      if (this.#state !== 'ready' || this.#publisher === undefined) throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+      return this.#publisher
+    },
+    pubSubName: (channel) => this.#keyPrefix + channel,
+    envelopeHeader: () => this.#header,
+    sharded: () => this.#sharded,
+    log: () => this.#log
+  })
 
   constructor (options: RedisBrokerOptions = {}) {
     checkOptions(options)

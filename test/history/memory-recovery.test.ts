@@ -66,17 +66,17 @@ test('a replay racing publishes at full rate has no gap and no duplicate', async
   const { epoch } = await subscribe(client, 'room:race')
   for (let n = 1; n <= 50; n++) await server.app.publish('room:race', n)
   const late = await server.connect()
-  let publishing = true
+  const race = { publishing: true }
   let published = 50
   const publisher = (async () => {
-    while (publishing) {
+    while (race.publishing) {
       await server.app.publish('room:race', ++published)
       if (published % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
     }
   })()
   const subscribed = await subscribe(late, 'room:race', { offset: 10, epoch })
   t.equal(subscribed.recovered, true)
-  publishing = false
+  race.publishing = false
   await publisher
   const received = await messages(late, 'room:race', published - 10)
   t.same(received.map((frame) => frame.offset), Array.from({ length: published - 10 }, (_, i) => i + 11))

@@ -3,12 +3,13 @@
 // and reports everything else through typed events. Browser-safe: the protocol types are
 // imported as types only (protocol.ts pulls TypeBox in at run time); errors.ts has no imports.
 import type {
-  BroadcastMessage, ChannelMessage, ChatBroadcastMessage, ServerMessage, WelcomeMessage
+  BroadcastMessage, ChannelMessage, ChatBroadcastMessage, ServerMessage, SubscribedMessage, WelcomeMessage
 } from '../protocol.js'
 import { CloseCode, ErrorCode, FINAL_CLOSE_CODES, RealtimeError } from '../errors.js'
 import { backoffDelay } from './backoff.js'
 import { resolveClientOptions, type ClientSettings, type RealtimeClientOptions, type WebSocketLike } from './options.js'
 import { TypedEmitter, callSafely } from './typed-emitter.js'
+import { ChannelPositions, type StreamPosition, type Unrecovered } from './recovery.js'
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -40,8 +41,10 @@ export interface RealtimeClientEvents {
   /** Server errors no request is waiting for, refused subscriptions, unreadable frames, giving up. */
   error: Error
   welcome: WelcomeMessage
-  /** The server confirmed a subscription (again after each reconnect). */
-  subscribed: { channel: string }
+  /** The server confirmed a subscription (again after each reconnect); history channels carry their position. */
+  subscribed: { channel: string, recovered?: boolean, offset?: number, epoch?: string }
+  /** A history channel missed messages that could not be replayed: reload its state. */
+  unrecovered: Unrecovered
   /** Every channel message, whichever channel. */
   message: ChannelMessage
   broadcast: BroadcastMessage
@@ -53,6 +56,13 @@ export interface RealtimeClientEvents {
 }
 
 export type ChannelHandler<Data = unknown> = (data: Data, message: ChannelMessage) => void
+
+export interface SubscribeOptions {
+  /** Resume a history channel after a position the application stored (e.g. across a page reload). */
+  since?: StreamPosition
+  /** Called when this channel missed messages that could not be replayed (also the client's `unrecovered` event). */
+  onUnrecovered?: (info: Unrecovered) => void
+}
 
 /** Calling it unsubscribes; `ready` settles when the server answers the first subscribe. */
 export interface Subscription {
@@ -76,7 +86,7 @@ interface OutgoingFrame {
 }
 
 interface ChannelEntry {
-  subscribers: Set<{ handler: ChannelHandler<any> }>
+  subscribers: Set<{ handler: ChannelHandler<any>, onUnrecovered?: (info: Unrecovered) => void }>
   ready: Promise<void>
   confirm: () => void
   refuse: (err: Error) => void
@@ -118,6 +128,8 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   #queue: OutgoingFrame[] = []
   readonly #channels = new Map<string, ChannelEntry>()
   #pings: PingWaiter[] = []
+  /** Last position seen on each history channel, resumed from on every resubscribe. */
+  readonly #positions = new ChannelPositions()
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #connectTimer: ReturnType<typeof setTimeout> | undefined
   #stableTimer: ReturnType<typeof setTimeout> | undefined
@@ -143,24 +155,27 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   /**
    * Calls `handler` with the `data` of every message on `channel`. The subscription is kept
-   * across reconnects until the returned function is called.
+   * across reconnects until the returned function is called; on a history channel, messages
+   * missed while disconnected are replayed on each reconnect.
    */
-  subscribe<Data = unknown> (channel: string, handler: ChannelHandler<Data>): Subscription {
+  subscribe<Data = unknown> (channel: string, handler: ChannelHandler<Data>, options: SubscribeOptions = {}): Subscription {
     this.#assertUsable()
     let entry = this.#channels.get(channel)
     if (entry === undefined) {
       const created = newChannelEntry()
       entry = created
       this.#channels.set(channel, created)
+      if (options.since !== undefined) this.#positions.set(channel, options.since)
       if (this.#state === 'open') this.#sendSubscribe(channel, created)
     }
-    const subscriber = { handler }
+    const subscriber = { handler, onUnrecovered: options.onUnrecovered }
     const held = entry
     held.subscribers.add(subscriber)
     const unsubscribe = (): void => {
       if (!held.subscribers.delete(subscriber) || held.subscribers.size > 0) return
       if (this.#channels.get(channel) !== held) return
       this.#channels.delete(channel)
+      this.#positions.forget(channel)
       clearTimeout(held.retryTimer)
       // No id: nothing waits for the answer, and after a reconnect the channel is simply not resubscribed.
       if (this.#state === 'open') this.#write({ text: JSON.stringify({ type: 'unsubscribe', channel }) })
@@ -419,14 +434,20 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   #sendSubscribe (channel: string, entry: ChannelEntry): void {
     const id = String(++this.#seq)
+    const since = this.#positions.since(channel)
     const request: PendingRequest = {
       type: 'subscribe',
       sent: false,
-      resolve: () => {
+      resolve: (answer) => {
         entry.retries = 0
         entry.confirmed = true
         entry.confirm()
-        this.emit('subscribed', { channel })
+        const { recovered, offset, epoch } = answer as SubscribedMessage
+        if (this.#channels.get(channel) === entry) {
+          const lost = this.#positions.subscribed(answer as SubscribedMessage, since)
+          if (lost !== undefined) this.#unrecovered(entry, lost)
+        }
+        this.emit('subscribed', offset === undefined ? { channel } : { channel, recovered, offset, epoch })
       },
       reject: (err) => {
         const code = err instanceof RealtimeError ? err.code : undefined
@@ -449,9 +470,9 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       }
     }
     this.#pending.set(id, request)
-    // Resuming from a history offset (a later issue) adds the last offset seen to this frame.
     // Through #write with the id, so the request timeout starts once the frame is on the wire.
-    this.#write({ text: JSON.stringify({ type: 'subscribe', channel, id }), id })
+    const frame = since === undefined ? { type: 'subscribe', channel, id } : { type: 'subscribe', channel, id, since }
+    this.#write({ text: JSON.stringify(frame), id })
     // Not written (the socket is closing): the next open subscribes again.
     if (!request.sent) this.#pending.delete(id)
   }
@@ -511,7 +532,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         break
       case 'subscribed':
       case 'unsubscribed':
-        if (message.id !== undefined) this.#settle(message.id, undefined)
+        if (message.id !== undefined) this.#settle(message.id, message)
         break
       case 'error': {
         const err = new RealtimeError(message.code as ErrorCode, message.message, message.details)
@@ -538,10 +559,19 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   #deliver (message: ChannelMessage): void {
     const entry = this.#channels.get(message.channel)
+    // History channels: a message replayed and also seen live is dropped; a gap is reported.
+    if (entry !== undefined && !this.#positions.message(message, (gap) => this.#unrecovered(entry, gap))) return
     if (entry !== undefined) {
       for (const subscriber of [...entry.subscribers]) callSafely(subscriber.handler, message.data, message)
     }
     this.emit('message', message)
+  }
+
+  #unrecovered (entry: ChannelEntry, info: Unrecovered): void {
+    for (const subscriber of [...entry.subscribers]) {
+      if (subscriber.onUnrecovered !== undefined) callSafely(subscriber.onUnrecovered, info)
+    }
+    this.emit('unrecovered', info)
   }
 
   #onPong (ts: number): void {

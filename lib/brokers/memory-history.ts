@@ -59,6 +59,7 @@ export class MemoryHistory implements HistoryStore {
   }
 
   async read (channel: string, query: HistoryQuery, limits: HistoryLimits): Promise<HistoryPage> {
+    this.#broker.assertReady()
     const stream = this.#stream(channel, limits, Date.now())
     const { offset, earliest, epoch } = stream
     const first = Math.max(earliest, (query.since ?? 0) + 1)

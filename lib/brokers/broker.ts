@@ -73,6 +73,12 @@ export interface HistoryQuery {
   limit: number
   /** Newest first. */
   reverse?: boolean
+  /**
+   * Resolve only once every message up to the returned offset that this node will receive
+   * has been delivered to `onMessage`: a joining subscriber then tells replayed frames from
+   * live ones by offset alone.
+   */
+  caughtUp?: boolean
 }
 
 export interface HistoryEntry {

@@ -72,6 +72,18 @@ export class RedisBroker implements Broker {
     pubSubName: (channel) => this.#keyPrefix + channel,
     envelopeHeader: () => this.#header,
     sharded: () => this.#sharded,
+    caughtUp: async () => {
+      const subscriber = this.#subscriber
+      // A cluster's shard subscribers are ioredis' own: no barrier there; clients drop by offset
+      // the rare frame that then arrives both replayed and live (docs/history.md).
+      if (subscriber === undefined || isCluster(subscriber)) return
+      try {
+        await subscriber.ping()
+      } catch (err) {
+        this.#log?.debug({ err }, 'Redis PING on the subscriber connection failed')
+        throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+      }
+    },
     log: () => this.#log
   })
 

@@ -21,6 +21,11 @@ export interface RedisHistoryHost {
   /** The envelope header every frame this node publishes starts with. */
   envelopeHeader: () => string
   sharded: () => boolean
+  /**
+   * Resolves once every message Redis pushed to this node's subscriber connection before
+   * now has been delivered (a PING answered on that connection comes after them).
+   */
+  caughtUp: () => Promise<void>
   log: () => FastifyBaseLogger | undefined
 }
 
@@ -137,6 +142,9 @@ export class RedisHistory implements HistoryStore {
       // The entry id is `<offset>-0`.
       entries.push({ offset: Number.parseInt(reply[i] as string, 10), frame: reply[i + 1] as string })
     }
+    // The publishes up to `offset` ran before this read; their frames may still be on their
+    // way through the other connection.
+    if (query.caughtUp === true) await this.#host.caughtUp()
     return { epoch, offset, earliest, entries }
   }
 

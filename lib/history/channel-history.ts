@@ -106,7 +106,7 @@ export class ChannelHistory {
     try {
       // Without `since` only the position is needed. A replay is at most `size` messages:
       // more than that missing cannot be filled anyway.
-      page = await this.#store!.read(channel, { since: since?.offset, limit: since === undefined ? 0 : limits.size }, limits)
+      page = await this.#store!.read(channel, { since: since?.offset, limit: since === undefined ? 0 : limits.size, caughtUp: true }, limits)
     } catch (err) {
       this.live.end(held, Infinity)
       steps.release(channel)

@@ -4,7 +4,6 @@
 // connections are forwarded normally; with several targets they go to each in turn.
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { once } from 'node:events'
-import type { Test } from 'tap'
 
 export interface TcpProxy {
   port: number
@@ -20,7 +19,12 @@ interface Link {
   silent: boolean
 }
 
-export async function startTcpProxy (t: Test, targets: number[]): Promise<TcpProxy> {
+/** Anything that runs cleanups at the end: a tap `Test`, or the benchmark's own list. */
+export interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+export async function startTcpProxy (t: Teardown, targets: number[]): Promise<TcpProxy> {
   const links = new Set<Link>()
   const server = createServer((client) => {
     const target = targets[proxy.connections++ % targets.length]!

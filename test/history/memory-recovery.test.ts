@@ -156,3 +156,36 @@ test('register fails on a bad history rule', async (t) => {
     await t.rejects(startServer(t, { plugin: { channels: [{ match: 'x:*', history: history as never }] } }), TypeError, JSON.stringify(history))
   }
 })
+
+test('subscribing again to a history channel already held: the position, no replay, no second membership', async (t) => {
+  const server = await startServer(t, { plugin: { channels } })
+  const client = await server.connect()
+  const { epoch } = await subscribe(client, 'room:again')
+  await server.app.publish('room:again', 1)
+  await messages(client, 'room:again', 1)
+  const again = await subscribe(client, 'room:again', { offset: 1, epoch })
+  t.same({ recovered: again.recovered, offset: again.offset, epoch: again.epoch }, { recovered: true, offset: 1, epoch })
+  const plainAgain = await subscribe(client, 'room:again')
+  t.same({ recovered: plainAgain.recovered, offset: plainAgain.offset }, { recovered: undefined, offset: 1 })
+  await server.app.publish('room:again', 2)
+  const [next] = await messages(client, 'room:again', 1)
+  t.equal(next!.offset, 2)
+  t.equal(server.app.realtime.subscriberCount('room:again'), 1)
+  t.equal(client.received.filter((frame) => frame.type === 'message').length, 2, 'nothing replayed twice')
+})
+
+test('a connection that closes while its history join is under way leaves nothing behind', async (t) => {
+  const server = await startServer(t, { plugin: { channels } })
+  const client = await server.connect()
+  const { epoch } = await subscribe(client, 'room:gone')
+  await server.app.publish('room:gone', 1)
+  const leaving = await server.connect()
+  leaving.send({ type: 'subscribe', channel: 'room:gone', id: 'x', since: { offset: 0, epoch } })
+  leaving.socket.terminate()
+  await leaving.closed
+  // The subscribe frame may have been handled before or after the close: either way the channel
+  // ends with one subscriber, and the next publish still reaches it.
+  await server.app.publish('room:gone', 2)
+  await messages(client, 'room:gone', 2)
+  t.equal(server.app.realtime.subscriberCount('room:gone'), 1)
+})

@@ -133,3 +133,16 @@ t.test('Redis restarted without persistence: a new epoch, recovered false and th
   await eventually(() => received.length === 2, 'live messages continue')
   t.same(received, [1, 2])
 })
+
+t.test('Redis away during a history subscribe: broker_unavailable, nothing held; app.realtime.history rejects alike', async (t) => {
+  const local = await startRedis(t)
+  const server = await startServer(t, { plugin: { channels, redis: { url: local.url } } })
+  const client = await server.connect()
+  await local.kill()
+  await eventually(() => server.app.realtime.stats().broker !== 'ready', 'the broker noticed')
+  const answer = await subscribe(client, 'feed:away')
+  t.equal(answer.code, 'broker_unavailable')
+  t.equal(server.app.realtime.subscriberCount('feed:away'), 0)
+  await t.rejects(server.app.realtime.history('feed:away'), { code: 'broker_unavailable' })
+  await t.rejects(server.app.publish('feed:away', 1), { code: 'broker_unavailable' })
+})

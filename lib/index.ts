@@ -82,6 +82,9 @@ export { USER_NAMESPACE, PRIVATE_NAMESPACE } from './authorization.js'
 export type { AuthorizeFunction, AuthorizeRequest, AuthenticateFunction, AllowedOrigins, ChannelAction } from './options.js'
 export { MemoryBroker } from './brokers/memory-broker.js'
 export { RedisBroker } from './brokers/redis-broker.js'
+export { ClusterBroker, type ClusterBrokerOptions } from './brokers/cluster-broker.js'
+export { ClusterRelay, startClusterRelay } from './brokers/cluster-relay.js'
+export { linkOfPort, linkOfProcess, type IpcLink } from './brokers/cluster/relay-messages.js'
 export type { RedisBrokerOptions } from './brokers/redis-broker.js'
 export type {
   Broker, BrokerContext, BrokerListener, BrokerState,

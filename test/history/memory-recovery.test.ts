@@ -189,3 +189,33 @@ test('a connection that closes while its history join is under way leaves nothin
   await messages(client, 'room:gone', 2)
   t.equal(server.app.realtime.subscriberCount('room:gone'), 1)
 })
+
+test('a broker without the history capability fails register only when a rule asks for history', async (t) => {
+  const { MemoryBroker } = await import('../../lib/brokers/memory-broker.js')
+  // A custom broker: every method of the memory broker except history.
+  const custom = (): Record<string, unknown> => {
+    const inner = new MemoryBroker()
+    return {
+      get state () { return inner.state },
+      start: inner.start.bind(inner),
+      publish: inner.publish.bind(inner),
+      subscribe: inner.subscribe.bind(inner),
+      unsubscribe: inner.unsubscribe.bind(inner),
+      close: inner.close.bind(inner)
+    }
+  }
+  await t.rejects(startServer(t, { plugin: { broker: custom() as never, channels } }), { message: /history capability/ })
+  const server = await startServer(t, { plugin: { broker: custom() as never, channels: [{ match: 'x:*' }] } })
+  t.ok(server.app.realtime)
+})
+
+test('app.realtime.subscribe on a history channel joins live after the current position', async (t) => {
+  const server = await startServer(t, { plugin: { channels } })
+  const client = await server.connect()
+  await server.app.publish('room:server', 1)
+  const connection = server.app.realtime.connection(client.welcome.connectionId)!
+  await server.app.realtime.subscribe(connection, 'room:server')
+  await server.app.publish('room:server', 2)
+  const [message] = await messages(client, 'room:server', 1)
+  t.same([message!.offset, message!.data], [2, 2])
+})

@@ -559,8 +559,14 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   #deliver (message: ChannelMessage): void {
     const entry = this.#channels.get(message.channel)
-    // History channels: a message replayed and also seen live is dropped; a gap is reported.
-    if (entry !== undefined && !this.#positions.message(message, (gap) => this.#unrecovered(entry, gap))) return
+    // History channels: a message seen twice is dropped; a gap is healed by resubscribing from
+    // the last offset seen (the server answers, then replays what is missing).
+    const verdict = entry === undefined ? 'deliver' : this.#positions.message(message)
+    if (verdict === 'gap' && this.#writable()) {
+      this.#write({ text: JSON.stringify({ type: 'unsubscribe', channel: message.channel }) })
+      this.#sendSubscribe(message.channel, entry!)
+    }
+    if (verdict !== 'deliver') return
     if (entry !== undefined) {
       for (const subscriber of [...entry.subscribers]) callSafely(subscriber.handler, message.data, message)
     }

@@ -1,7 +1,8 @@
 // The client's half of channel history: the last position (offset, epoch) seen on every
 // history channel, sent as `since` on each resubscribe so the server replays what a dropped
-// connection missed; duplicates dropped by offset; a channel that could not be recovered, or
-// a gap seen in its live stream, reported instead of passing silently.
+// connection missed; duplicates dropped by offset; a gap seen in the live stream (the server
+// node lost messages while its own Redis link was down) healed by resubscribing from the last
+// offset; a channel that could not be recovered reported instead of passing silently.
 import type { ChannelMessage, StreamPosition, SubscribedMessage } from '../protocol.js'
 
 export type { StreamPosition }
@@ -13,12 +14,16 @@ export interface Unrecovered {
   since: StreamPosition
   /** Where the channel's stream stands now: messages continue after it. */
   position: StreamPosition | undefined
-  /** `subscribed` said `recovered: false`, or the live stream skipped offsets (`gap`). */
-  reason: 'not_recovered' | 'gap'
+  reason: 'not_recovered'
 }
+
+/** What to do with a message: hand it over, drop it (seen, or held for a resubscribe), or resubscribe. */
+export type Verdict = 'deliver' | 'drop' | 'gap'
 
 export class ChannelPositions {
   readonly #positions = new Map<string, StreamPosition>()
+  /** Channels resubscribing after a gap: their messages wait for the replay. */
+  readonly #healing = new Set<string>()
 
   /** The position to resume `channel` from, if one is known. */
   since (channel: string): StreamPosition | undefined {
@@ -32,6 +37,7 @@ export class ChannelPositions {
 
   forget (channel: string): void {
     this.#positions.delete(channel)
+    this.#healing.delete(channel)
   }
 
   /**
@@ -41,6 +47,7 @@ export class ChannelPositions {
    */
   subscribed (message: SubscribedMessage, since: StreamPosition | undefined): Unrecovered | undefined {
     const { channel, offset, epoch } = message
+    this.#healing.delete(channel)
     const position = offset === undefined || epoch === undefined ? undefined : { offset, epoch }
     if (message.recovered === true) return undefined
     if (position === undefined) this.#positions.delete(channel)
@@ -50,17 +57,22 @@ export class ChannelPositions {
   }
 
   /**
-   * Takes a message; returns false for one already seen (its offset is not past the position),
-   * and reports a gap when offsets were skipped. Messages without an offset always pass.
+   * Takes a message. `drop`: already seen (its offset is not past the position), or the
+   * channel is resubscribing. `gap`: offsets were skipped; the position stays, so the caller
+   * resubscribes from it and the replay brings the rest. Messages without an offset pass.
    */
-  message (message: ChannelMessage, onGap: (gap: Unrecovered) => void): boolean {
+  message (message: ChannelMessage): Verdict {
     const { offset, epoch, channel } = message
-    if (offset === undefined || epoch === undefined) return true
+    if (offset === undefined || epoch === undefined) return 'deliver'
+    if (this.#healing.has(channel)) return 'drop'
     const last = this.#positions.get(channel)
-    if (last !== undefined && last.epoch === epoch && offset <= last.offset) return false
+    if (last !== undefined && last.epoch === epoch && offset <= last.offset) return 'drop'
+    // A new epoch starting at 1 lost nothing; anything else after a known position did.
+    if (last !== undefined && offset !== (last.epoch === epoch ? last.offset + 1 : 1)) {
+      this.#healing.add(channel)
+      return 'gap'
+    }
     this.#positions.set(channel, { offset, epoch })
-    const expected = last === undefined ? undefined : last.epoch === epoch ? last.offset + 1 : 1
-    if (last !== undefined && offset !== expected) onGap({ channel, since: last, position: { offset, epoch }, reason: 'gap' })
-    return true
+    return 'deliver'
   }
 }

@@ -146,3 +146,27 @@ t.test('Redis away during a history subscribe: broker_unavailable, nothing held;
   await t.rejects(server.app.realtime.history('feed:away'), { code: 'broker_unavailable' })
   await t.rejects(server.app.publish('feed:away', 1), { code: 'broker_unavailable' })
 })
+
+t.test('a node whose Redis subscriber link drops misses messages; its clients see the gap and resubscribe to fill it', async (t) => {
+  const { startRedisProxy } = await import('../helpers/redis-proxy.js')
+  const proxy = await startRedisProxy(t, redis.port)
+  const publisher = await startServer(t, { plugin: { nodeId: 'pub', channels, redis: { url: redis.url } } })
+  const behind = await startServer(t, { plugin: { nodeId: 'behind', channels, redis: { url: proxy.url } } })
+  const client = openClient(t, behind.url)
+  const received: number[] = []
+  const unrecovered: unknown[] = []
+  client.on('unrecovered', (info) => unrecovered.push(info))
+  await client.subscribe<number>('feed:heal', (n) => received.push(n)).ready
+  await publisher.app.publish('feed:heal', 1)
+  await eventually(() => received.length === 1, 'the first message arrived')
+
+  const link = await proxy.link('fastify-realtime:behind:sub')
+  link.cut()
+  // Published while the node is not subscribed: Pub/Sub drops them for that node.
+  for (let n = 2; n <= 4; n++) await publisher.app.publish('feed:heal', n)
+  await eventually(async () => await proxy.link('fastify-realtime:behind:sub') !== link && behind.app.realtime.stats().broker === 'ready', 'the node resubscribed')
+  for (let n = 5; n <= 6; n++) await publisher.app.publish('feed:heal', n)
+  await eventually(() => received.length >= 6, 'the client caught up')
+  t.same(received, [1, 2, 3, 4, 5, 6], 'the gap was filled from history, in order, exactly once')
+  t.same(unrecovered, [])
+})

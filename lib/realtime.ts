@@ -339,14 +339,9 @@ export class Realtime {
     if (!this.#connections.has(connection.id)) return
     const history = this.#history.limitsFor(channel)
     if (history !== undefined) {
-      if (connection.channels.has(channel)) {
-        // Already a member: it has every message since it joined; tell where the stream stands.
-        const position = await this.#history.read(channel, { limit: 1, reverse: true })
-        const recovered = since === undefined ? undefined : since.epoch === position.epoch && since.offset <= position.offset
-        answer?.({ ...(recovered === undefined ? {} : { recovered }), offset: position.offset, epoch: position.epoch })
-        return
-      }
-      await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
+      // Already a member: operations run in order, so it has every message since it joined.
+      if (connection.channels.has(channel)) await this.#history.answerMember(channel, since, answer)
+      else await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
       return
     }
     // Without history nothing can be recovered (documented): the client reloads what it needs.

@@ -87,6 +87,13 @@ export class ChannelHistory {
     }
   }
 
+  /** Answers a subscribe of a connection that already holds the channel: where the stream stands. */
+  async answerMember (channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void): Promise<void> {
+    const { offset, epoch } = await this.read(channel, { limit: 1, reverse: true })
+    if (since === undefined) answer?.({ offset, epoch })
+    else answer?.({ recovered: since.epoch === epoch && since.offset <= offset, offset, epoch })
+  }
+
   /**
    * Joins `connection` to a history channel, resuming after `since` when it can. `answer`
    * receives the `subscribed` fields before any replayed frame is written.

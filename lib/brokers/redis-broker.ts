@@ -95,10 +95,21 @@ export class RedisBroker implements Broker {
       // the rare frame that then arrives both replayed and live (docs/history.md).
       if (subscriber === undefined || isCluster(subscriber)) return
       try {
-        await subscriber.ping()
+        await withDeadline(subscriber.ping(), this.#commandTimeout)
       } catch (err) {
         this.#log?.debug({ err }, 'Redis PING on the subscriber connection failed')
+        if (isCommandTimeout(err)) this.#onStalled(subscriber, 'PING')
         throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+      }
+    },
+    bounded: async (command, name) => {
+      const publisher = this.#publisher!
+      try {
+        return await withDeadline(command, this.#commandTimeout)
+      } catch (err) {
+        // As for PUBLISH: only our own links are dropped.
+        if (isCommandTimeout(err) && this.#ownsPublisher) this.#onStalled(publisher, name)
+        throw err
       }
     },
     log: () => this.#log

@@ -26,6 +26,8 @@ export interface RedisHistoryHost {
    * now has been delivered (a PING answered on that connection comes after them).
    */
   caughtUp: () => Promise<void>
+  /** Settles like `command` on the publishing connection, within the broker's command timeout. */
+  bounded: <T>(command: Promise<T>, name: string) => Promise<T>
   log: () => FastifyBaseLogger | undefined
 }
 
@@ -152,10 +154,10 @@ export class RedisHistory implements HistoryStore {
   async #run (connection: RedisConnection, { source, sha }: Script, channel: string, args: Array<string | number>): Promise<unknown> {
     try {
       try {
-        return await connection.evalsha(sha, 2, ...args)
+        return await this.#host.bounded(connection.evalsha(sha, 2, ...args), 'EVALSHA')
       } catch (err) {
         if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err
-        return await connection.eval(source, 2, ...args)
+        return await this.#host.bounded(connection.eval(source, 2, ...args), 'EVAL')
       }
     } catch (err) {
       // A script error is a bug or a misused key (WRONGTYPE): worth a warning, unlike a drop.

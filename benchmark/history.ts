@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import realtime from '../lib/index.js'
 import { RealtimeClient } from '../lib/client/index.js'
-import { startTcpProxy } from '../test/helpers/tcp-proxy.js'
+import { startTcpProxy } from '../test/helpers/rotating-proxy.js'
 import { startRedis } from './cross-node.js'
 
 const quick = process.argv.includes('--quick')

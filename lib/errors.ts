@@ -32,7 +32,11 @@ export const ErrorCode = {
   /** Client: not connected and the send queue already holds `queueLimit` frames. */
   QUEUE_FULL: 'queue_full',
   /** Client: the connection dropped before the answer came (the server may or may not have acted), or the client is closed. */
-  DISCONNECTED: 'disconnected'
+  DISCONNECTED: 'disconnected',
+  /** Client: the frame is larger than the `maxPayload` the server announced; it was not sent. */
+  PAYLOAD_TOO_LARGE: 'payload_too_large',
+  /** Client: the request's `AbortSignal` fired before the answer came (the server may have acted if it was sent). */
+  ABORTED: 'aborted'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
@@ -52,7 +56,9 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   no_history: 'The channel keeps no history',
   request_timeout: 'No answer from the server in time',
   queue_full: 'Send queue is full while disconnected',
-  disconnected: 'Connection lost before the server answered'
+  disconnected: 'Connection lost before the server answered',
+  payload_too_large: 'Message is larger than the server accepts',
+  aborted: 'Request aborted'
 }
 
 /** WebSocket close codes the server uses (RFC 6455 section 7.4.1). */

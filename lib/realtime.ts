@@ -24,7 +24,7 @@ import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
 import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -85,6 +85,7 @@ export class Realtime {
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
   readonly #history: ChannelHistory
+  readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
 
@@ -93,6 +94,9 @@ export class Realtime {
     this.#payloads = new ChannelPayloads(settings.channels)
     this.#authorization = new Authorization(settings)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
+    this.#welcomeRateLimit = settings.rateLimit === false
+      ? {}
+      : { rateLimit: { messagesPerSecond: settings.rateLimit.messagesPerSecond, burst: settings.rateLimit.burst } }
     this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
     // The cap is checked on the fast path before every write, corked bytes included.
     this.#fanOut = new FanOut(this.#counters, this.#slowConsumers, { writeDirect: settings.perMessageDeflate === false })
@@ -331,7 +335,10 @@ export class Realtime {
       type: 'welcome',
       connectionId: connection.id,
       nodeId: this.nodeId,
-      heartbeatInterval: this.#settings.heartbeatInterval
+      heartbeatInterval: this.#settings.heartbeatInterval,
+      // Told up front so a client refuses an oversized frame itself and paces below the limit.
+      maxPayload: this.#settings.maxPayload,
+      ...this.#welcomeRateLimit
     })
     return connection
   }
@@ -451,8 +458,8 @@ export class Realtime {
   readonly #onSocketMessage = (() => {
     const dispatcher = this.#dispatcher
     // Read at call time: field initializers run before the constructor creates these.
-    const admit = (connection: Connection): boolean => {
-      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection)) return false
+    const admit = (connection: Connection, data: Buffer): boolean => {
+      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection, data)) return false
       // A client that sends but does not read would pile up our replies: same cap as fan-out.
       return this.#slowConsumers.admit(connection, 0)
     }
@@ -461,7 +468,7 @@ export class Realtime {
       if (connection === undefined) return
       // Only a frame we process counts as alive: a client over its cap that keeps sending but
       // never reads must still fall to the heartbeat.
-      if (!admit(connection)) return
+      if (!admit(connection, data)) return
       connection.alive = true
       dispatcher.dispatch(connection, data, isBinary)
     }

@@ -1,59 +1,63 @@
-// A TCP proxy between WebSocket clients and one or more servers, for the cuts a network makes:
-// `cut()` closes every link (both sides see it), `blackHole()` stops forwarding on every link
-// without closing anything (no FIN: the peers only learn from their heartbeats). New
-// connections are forwarded normally; with several targets they go to each in turn.
+// A TCP proxy in front of a real server, for the faults a stopped server cannot make: a link
+// cut without a close handshake, and a half-open link whose traffic is black-holed in both
+// directions (no FIN, no RST: what a dead NAT entry or a pulled cable looks like).
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { once } from 'node:events'
+import type { Test } from 'tap'
+
+export interface TcpLink {
+  /** While true, bytes in both directions are dropped; neither side notices. */
+  blackHole: boolean
+  /** Destroys both sides, as a network failure would. */
+  cut: () => void
+}
 
 export interface TcpProxy {
   port: number
-  /** Connections accepted so far. */
-  connections: number
-  cut: () => void
-  blackHole: () => void
+  /** Links in the order clients opened them. */
+  links: TcpLink[]
+  /** Resolves with the next link a client opens. */
+  nextLink: () => Promise<TcpLink>
+  /** `ws://127.0.0.1:<port><path>`. */
+  url: (path?: string) => string
 }
 
-interface Link {
-  client: Socket
-  upstream: Socket
-  silent: boolean
-}
-
-/** Anything that runs cleanups at the end: a tap `Test`, or the benchmark's own list. */
-export interface Teardown {
-  teardown: (fn: () => unknown) => void
-}
-
-export async function startTcpProxy (t: Teardown, targets: number[]): Promise<TcpProxy> {
-  const links = new Set<Link>()
+export async function startTcpProxy (t: Test, targetPort: number): Promise<TcpProxy> {
+  const links: TcpLink[] = []
+  const waiting: Array<(link: TcpLink) => void> = []
+  const sockets = new Set<Socket>()
   const server = createServer((client) => {
-    const target = targets[proxy.connections++ % targets.length]!
-    const upstream = connect(target, '127.0.0.1')
-    const link: Link = { client, upstream, silent: false }
-    links.add(link)
-    client.on('error', () => {})
-    upstream.on('error', () => {})
-    client.on('data', (data: Buffer) => { if (!link.silent) upstream.write(data) })
-    upstream.on('data', (data: Buffer) => { if (!link.silent) client.write(data) })
-    // A black-holed link tells neither side that the other has gone.
-    client.on('close', () => { if (!link.silent) { upstream.destroy(); links.delete(link) } })
-    upstream.on('close', () => { if (!link.silent) { client.destroy(); links.delete(link) } })
+    const upstream = connect(targetPort, '127.0.0.1')
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => sockets.delete(socket))
+    }
+    const link: TcpLink = {
+      blackHole: false,
+      cut: () => {
+        client.destroy()
+        upstream.destroy()
+      }
+    }
+    client.on('data', (data: Buffer) => { if (!link.blackHole) upstream.write(data) })
+    upstream.on('data', (data: Buffer) => { if (!link.blackHole) client.write(data) })
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+    links.push(link)
+    waiting.shift()?.(link)
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   t.teardown(async () => {
-    for (const link of links) { link.client.destroy(); link.upstream.destroy() }
+    for (const socket of sockets) socket.destroy()
     await new Promise((resolve) => server.close(resolve))
   })
-  const proxy: TcpProxy = {
-    port: (server.address() as AddressInfo).port,
-    connections: 0,
-    cut: () => {
-      for (const link of links) { link.client.destroy(); link.upstream.destroy() }
-    },
-    blackHole: () => {
-      for (const link of links) link.silent = true
-    }
+  const port = (server.address() as AddressInfo).port
+  return {
+    port,
+    links,
+    nextLink: () => new Promise((resolve) => waiting.push(resolve)),
+    url: (path = '/ws') => `ws://127.0.0.1:${port}${path}`
   }
-  return proxy
 }

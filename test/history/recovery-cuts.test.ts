@@ -8,7 +8,7 @@ import { test, type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { startServer } from '../helpers/server.js'
 import { startRedis } from '../helpers/redis-server.js'
-import { startTcpProxy } from '../helpers/tcp-proxy.js'
+import { startTcpProxy } from '../helpers/rotating-proxy.js'
 import { openClient, record } from '../helpers/realtime-client.js'
 
 const COUNT = 1000

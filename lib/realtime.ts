@@ -300,7 +300,7 @@ export class Realtime {
   // Lifecycle, driven by index.ts
 
   async start (): Promise<void> {
-    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId })
+    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId, ingest: this.#ingest })
     try {
       await this.#broker.subscribe(BROADCAST_CHANNEL)
     } catch (err) {
@@ -369,6 +369,19 @@ export class Realtime {
   }
 
   // Internals
+
+  /** Data from outside the plugin (a device through the MQTT bridge) as a frame, or undefined when refused. */
+  readonly #ingest = (channel: string, data: unknown): string | undefined => {
+    if (!isValidChannel(channel)) return undefined
+    try {
+      // The channel's contract holds for data from devices as for the server's own publishes.
+      this.#payloads.check(channel, data)
+      return channelFrame(channel, data, Date.now())
+    } catch (err) {
+      this.#log.debug({ err, channel }, 'data from outside the plugin refused')
+      return undefined
+    }
+  }
 
   readonly #holdIfMidMessage = (connection: Connection, text: string): boolean => this.#fanOut.holdIfMidMessage(connection, text)
 

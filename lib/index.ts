@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket'
 import { resolveOptions, type RealtimePluginOptions } from './options.js'
 import { Realtime } from './realtime.js'
 import { HandshakeGuard } from './handshake.js'
+import { warnAboutOpenPublishing } from './startup-warnings.js'
 import { createInjector } from './testing/inject-client.js'
 import type { ChannelArgument, DataArgument, RegisteredContract } from './channels/contract-types.js'
 
@@ -22,17 +23,27 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     // a decompression-bomb surface (ws bounds inflated frames by maxPayload when it is on);
     // `maxPayload` replaces ws' 100 MiB default.
     options: { maxPayload: settings.maxPayload, perMessageDeflate: settings.perMessageDeflate },
-    // Socket errors are almost always the peer's doing (bad UTF-8, oversized or malformed
-    // frames): ws has already queued the right close code (1002, 1007, 1009) and ends the
-    // socket itself once that frame is written, so log at info and leave the ending to ws
-    // rather than destroying the socket with terminate() while the frame may still be queued.
-    errorHandler: function onSocketError (error, _socket, request) {
+    errorHandler: function onSocketError (error, socket, request) {
+      // Other WebSocket routes of the app keep @fastify/websocket's own behaviour.
+      if ((request.routeOptions.config as { realtimeRoute?: boolean }).realtimeRoute !== true) {
+        request.log.error(error)
+        socket.terminate()
+        return
+      }
+      // Socket errors are almost always the peer's doing (bad UTF-8, oversized or malformed
+      // frames): ws has already queued the right close code (1002, 1007, 1009) and ends the
+      // socket itself once that frame is written, so log at info and leave the ending to ws
+      // rather than destroying the socket with terminate() while the frame may still be queued.
       request.log.info({ err: error }, 'websocket error, connection closing')
     },
     // Replaces @fastify/websocket's default, which closes sockets without a code.
     preClose: function closeSockets (this: FastifyInstance, done: (err?: Error) => void) {
       handshake.close()
-      realtime.closeConnections().then(() => this.websocketServer.close(() => done()), done)
+      // Closing ws' server first answers 503 to upgrades still in flight on any route; its
+      // callback comes once every client it tracks (ours and other routes') has closed.
+      const server = this.websocketServer
+      server.close(() => done())
+      realtime.closeConnections(server.clients).catch((err: unknown) => this.log.error({ err }, 'closing websocket clients failed'))
     }
   })
 
@@ -46,12 +57,15 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
   })
 
   // Authentication, origin and connection limits run before the upgrade (see handshake.ts).
-  fastify.get(settings.path, { websocket: true, onRequest: handshake.onRequest }, function realtimeRoute (socket, request) {
+  fastify.get(settings.path, { websocket: true, onRequest: handshake.onRequest, config: { realtimeRoute: true } }, function realtimeRoute (socket, request) {
     realtime.accept(socket, request, handshake.userOf(request))
   })
   fastify.addHook('onReady', async function warnAboutOptions () {
     handshake.warnings(fastify.log, fastify.hasRequestDecorator('cookies'))
     realtime.warnAboutContract()
+  })
+  fastify.addHook('onListen', async function warnAboutReach () {
+    warnAboutOpenPublishing(fastify.log, fastify.addresses(), settings)
   })
 
   await realtime.start()
@@ -94,6 +108,7 @@ export { Connection } from './connection.js'
 export type { ApplicationFrame } from './connection.js'
 export { HandshakeStatus, tokenFromRequest, type TokenSources } from './handshake.js'
 export { USER_NAMESPACE, PRIVATE_NAMESPACE } from './authorization.js'
+export { userChannel, userIdOfChannel } from './channels/user-channel.js'
 export type { AuthorizeFunction, AuthorizeRequest, AuthenticateFunction, AllowedOrigins, ChannelAction } from './options.js'
 export { MemoryBroker } from './brokers/memory-broker.js'
 export { RedisBroker } from './brokers/redis-broker.js'

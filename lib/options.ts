@@ -117,6 +117,60 @@ export interface ResolvedOptions extends DataOptions {
 
 const validator = Compile(OptionsSchema)
 
+/**
+ * Options that are not plain data (functions, brokers, clients, rule lists), each checked by
+ * hand in resolveOptions. Every option that is not in OptionsSchema must be listed here, or
+ * register refuses it as unknown.
+ */
+export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
+
+// Fails to compile when RealtimePluginOptions gains a non-data option missing from the list.
+type MustBeNever<T extends never> = T
+/** Never: every option of RealtimePluginOptions is in OptionsSchema or NON_DATA_OPTIONS. */
+export type UnlistedOption = MustBeNever<Exclude<keyof RealtimePluginOptions, keyof DataOptions | typeof NON_DATA_OPTIONS[number]>>
+
+/** What Fastify and avvio read from every plugin's register options. */
+const REGISTER_OPTIONS: readonly string[] = ['prefix', 'logLevel', 'logSerializers', 'name']
+
+/** Refuses option names nobody reads: a typo would otherwise be ignored in silence. */
+function checkOptionNames (options: object): void {
+  const known: string[] = [...Object.keys(OptionsSchema.properties), ...NON_DATA_OPTIONS]
+  const unknown = Object.keys(options).filter((name) => !known.includes(name) && !REGISTER_OPTIONS.includes(name))
+  if (unknown.length === 0) return
+  const described = unknown.map((name) => {
+    const closest = closestName(name, known)
+    return closest === undefined ? `"${name}"` : `"${name}" (did you mean "${closest}"?)`
+  })
+  throw new TypeError(`fastify-realtime: unknown option${unknown.length > 1 ? 's' : ''} ${described.join(', ')}`)
+}
+
+/** The known name nearest to `name` (case-insensitive edit distance), if one is near enough to be a typo. */
+function closestName (name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
 function isBroker (value: unknown): value is Broker {
   if (value === null || typeof value !== 'object') return false
   const broker = value as Record<string, unknown>
@@ -149,6 +203,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
+  checkOptionNames(options)
   const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.

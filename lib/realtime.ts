@@ -12,6 +12,8 @@ import { FanOut } from './fanout.js'
 import { releaseUpgradeResponse } from './ws-internals.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
+import { closeGoingAway } from './shutdown.js'
+import { ArrivalOrder } from './arrival-order.js'
 import { Authorization } from './authorization.js'
 import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
@@ -88,6 +90,7 @@ export class Realtime {
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
+  readonly #arrivalOrder = new ArrivalOrder()
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
     this.#settings = settings
@@ -286,15 +289,15 @@ export class Realtime {
   /** A client's publish. */
   async publishFrom (connection: Connection, channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#authorization.check(connection, channel, 'publish')
-    await this.publish(channel, data)
+    const allowed = this.#authorization.check(connection, channel, 'publish')
+    await this.#inArrivalOrder(connection, allowed, () => this.publish(channel, data))
   }
 
   /** A client's chat line, delivered to everyone as `{type:'chat', from, content, ts}`. */
   async chat (connection: Connection, content: string): Promise<void> {
     // A chat line reaches every connection on every node: it needs permission like a publish.
-    await this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
-    await this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now()))
+    const allowed = this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
+    await this.#inArrivalOrder(connection, allowed, () => this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now())))
   }
 
   // Lifecycle, driven by index.ts
@@ -343,21 +346,15 @@ export class Realtime {
     return connection
   }
 
-  /** Stops the heartbeat and closes every socket with 1001, terminating those that do not answer in time. */
-  async closeConnections (): Promise<void> {
+  /**
+   * Stops the heartbeat and closes every socket with 1001 (ours and `others`, such as the
+   * clients of other WebSocket routes), terminating those that do not answer in time.
+   */
+  async closeConnections (others: Iterable<WebSocket> = []): Promise<void> {
     this.#heartbeat.stop()
-    const open = [...this.#connections.values()]
-    if (open.length === 0) return
-    const closed = open.map((connection) => new Promise<void>((resolve) => {
-      if (connection.socket.readyState === connection.socket.CLOSED) resolve()
-      else connection.socket.once('close', () => resolve())
-    }))
-    for (const connection of open) connection.close(CloseCode.GOING_AWAY, 'server shutting down')
-    let timer: NodeJS.Timeout | undefined
-    const gracePeriod = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#settings.closeGracePeriod) })
-    await Promise.race([Promise.all(closed), gracePeriod])
-    clearTimeout(timer)
-    for (const connection of open) connection.socket.terminate()
+    const sockets = new Set(others)
+    for (const connection of this.#connections.values()) sockets.add(connection.socket)
+    await closeGoingAway(sockets, this.#settings.closeGracePeriod)
   }
 
   async stop (): Promise<void> {
@@ -454,6 +451,12 @@ export class Realtime {
     queue.set(channel, settled)
     settled.then(() => { if (queue.get(channel) === settled) queue.delete(channel) }, ignore)
     return result
+  }
+
+  #inArrivalOrder (connection: Connection, allowed: Promise<void>, deliver: () => Promise<void>): Promise<void> {
+    // Without authorize every check settles in the same number of ticks: order holds by itself.
+    if (this.#settings.authorize === undefined) return allowed.then(deliver)
+    return this.#arrivalOrder.run(connection, allowed, deliver)
   }
 
   #releaseChannel (channel: string): void {

@@ -3,12 +3,19 @@
 import { RealtimeError, ErrorCode } from '../errors.js'
 import type { Broker, BrokerContext, BrokerState, BrokerListener } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
+import { MemoryHistory } from './memory-history.js'
 import { MemoryPresence } from './memory-presence.js'
 
 export class MemoryBroker implements Broker {
   #state: BrokerState = 'starting'
   #onMessage: BrokerListener | undefined
   readonly #interest = new ChannelInterest()
+  /** Channel history: a ring per channel, in this process (a restart starts new epochs). */
+  readonly history = new MemoryHistory({
+    assertReady: () => this.#assertReady(),
+    deliver: (channel, frame) => { if (this.#interest.has(channel)) this.#onMessage!(channel, frame) }
+  })
+
   readonly presence = new MemoryPresence()
 
   get state (): BrokerState {
@@ -21,10 +28,8 @@ export class MemoryBroker implements Broker {
   }
 
   async publish (channel: string, frame: string): Promise<void> {
-    if (this.#state !== 'ready' || this.#onMessage === undefined) {
-      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Broker is ${this.#state}`)
-    }
-    if (this.#interest.has(channel)) this.#onMessage(channel, frame)
+    this.#assertReady()
+    if (this.#interest.has(channel)) this.#onMessage!(channel, frame)
   }
 
   async subscribe (channel: string): Promise<void> {
@@ -40,5 +45,12 @@ export class MemoryBroker implements Broker {
     this.#interest.clear()
     this.presence.clear()
     this.#onMessage = undefined
+    this.history.close()
+  }
+
+  #assertReady (): void {
+    if (this.#state !== 'ready' || this.#onMessage === undefined) {
+      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Broker is ${this.#state}`)
+    }
   }
 }

@@ -24,6 +24,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'rate_limited',
   /** The connection holds as many subscriptions as it may. */
   TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
+  /** `app.realtime.history()` on a channel that no rule with `history` matches. */
+  NO_HISTORY: 'no_history',
   // Raised by the client itself, never sent by the server.
   /** Client: no `ack` or `error` arrived within `requestTimeout` after the frame was sent. */
   REQUEST_TIMEOUT: 'request_timeout',
@@ -51,6 +53,7 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   forbidden: 'Forbidden',
   rate_limited: 'Too many messages',
   too_many_subscriptions: 'Too many subscriptions',
+  no_history: 'The channel keeps no history',
   request_timeout: 'No answer from the server in time',
   queue_full: 'Send queue is full while disconnected',
   disconnected: 'Connection lost before the server answered',
@@ -75,6 +78,8 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** Unexpected server condition. */
   INTERNAL_ERROR: 1011,
+  /** Service restart: the node drains (`app.realtime.drain()`); reconnect soon, to another node. */
+  SERVICE_RESTART: 1012,
   /** The connection could not keep up with what it was sent (slow consumer). */
   TRY_AGAIN_LATER: 1013,
   /** Custom, never sent by the server: the client closes with it when the server fell silent (its heartbeat timeout). */

@@ -9,6 +9,7 @@ import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 import { MqttBroker, type MqttBrokerOptions } from './brokers/mqtt-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
+import { checkMetricsOptions, type MetricsOptions } from './metrics/prometheus-metrics.js'
 import { checkContract } from './channels/contract.js'
 import type { RealtimeContract } from './channels/contract-types.js'
 
@@ -47,6 +48,12 @@ export const OptionsSchema = Type.Object({
     /** Refused frames (answered `rate_limited`) before the connection is closed with 1008, unless its bucket fills up again first. */
     closeAfterRefused: Type.Integer({ minimum: 1, default: 100 })
   }, { additionalProperties: false })], { default: {} }),
+  /** Milliseconds `app.close()` spends draining (1012, spread evenly) before the 1001 close of what is left; 0: no drain. */
+  drainOnClose: Type.Integer({ minimum: 0, default: 0 }),
+  /** Milliseconds a cluster-wide command (`app.realtime.cluster.*`) waits for the nodes to answer. */
+  clusterCommandTimeout: Type.Integer({ minimum: 1, default: 2000 }),
+  /** Milliseconds between a node's announcements on the control channel; one silent for 3 is forgotten. */
+  clusterAnnounceInterval: Type.Integer({ minimum: 10, default: 5000 }),
   /** Cap on each connection's queued outgoing bytes, and what happens above it. */
   slowConsumer: Type.Object({
     /** Bytes queued on the socket (`writableLength`) above which the policy applies. */
@@ -100,6 +107,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   userId?: (user: unknown) => string | number | undefined
   /** Per-channel rules; the first whose `match` fits a channel decides for it (see lib/channels/). */
   channels?: readonly ChannelRuleOptions[]
+  /** Prometheus metrics on your prom-client registry (needs the `prom-client` package). */
+  metrics?: MetricsOptions
   /** Channel rules and message types from `defineContract()`; its `channels` replace the `channels` option. */
   contract?: RealtimeContract
 }
@@ -112,10 +121,65 @@ export interface ResolvedOptions extends DataOptions {
   allowedOrigins: AllowedOrigins | undefined
   userId: (user: unknown) => string | undefined
   channels: ChannelRules
+  metrics: MetricsOptions | undefined
   contract: RealtimeContract | undefined
 }
 
 const validator = Compile(OptionsSchema)
+
+/**
+ * Options that are not plain data (functions, brokers, clients, rule lists), each checked by
+ * hand in resolveOptions. Every option that is not in OptionsSchema must be listed here, or
+ * register refuses it as unknown.
+ */
+export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract', 'metrics'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
+
+// Fails to compile when RealtimePluginOptions gains a non-data option missing from the list.
+type MustBeNever<T extends never> = T
+/** Never: every option of RealtimePluginOptions is in OptionsSchema or NON_DATA_OPTIONS. */
+export type UnlistedOption = MustBeNever<Exclude<keyof RealtimePluginOptions, keyof DataOptions | typeof NON_DATA_OPTIONS[number]>>
+
+/** What Fastify and avvio read from every plugin's register options. */
+const REGISTER_OPTIONS: readonly string[] = ['prefix', 'logLevel', 'logSerializers', 'name']
+
+/** Refuses option names nobody reads: a typo would otherwise be ignored in silence. */
+function checkOptionNames (options: object): void {
+  const known: string[] = [...Object.keys(OptionsSchema.properties), ...NON_DATA_OPTIONS]
+  const unknown = Object.keys(options).filter((name) => !known.includes(name) && !REGISTER_OPTIONS.includes(name))
+  if (unknown.length === 0) return
+  const described = unknown.map((name) => {
+    const closest = closestName(name, known)
+    return closest === undefined ? `"${name}"` : `"${name}" (did you mean "${closest}"?)`
+  })
+  throw new TypeError(`fastify-realtime: unknown option${unknown.length > 1 ? 's' : ''} ${described.join(', ')}`)
+}
+
+/** The known name nearest to `name` (case-insensitive edit distance), if one is near enough to be a typo. */
+function closestName (name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
 
 function isBroker (value: unknown): value is Broker {
   if (value === null || typeof value !== 'object') return false
@@ -149,7 +213,8 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract } = options
+  checkOptionNames(options)
+  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, metrics } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -190,6 +255,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     authorize,
     allowedOrigins,
     channels: channelRules,
+    metrics: checkMetricsOptions(metrics),
     contract,
     userId: (user) => {
       const id = idOf(user)

@@ -2,8 +2,9 @@
 // modules or anything that pulls in TypeBox at run time; the browser test bundles it.
 export { RealtimeClient } from './realtime-client.js'
 export type {
-  ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription
+  ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription, SubscribeOptions
 } from './realtime-client.js'
+export type { StreamPosition, Unrecovered } from './recovery.js'
 export { ChannelSubscription } from './subscription.js'
 export type { SubscriptionState, SubscriptionEvents } from './subscription.js'
 export type { RequestOptions } from './requests.js'

@@ -23,6 +23,7 @@ import {
 import { Outbox } from './outbox.js'
 import { Requests, type RequestOptions } from './requests.js'
 import type { ChannelHandler, ChannelSubscription } from './subscription.js'
+import type { StreamPosition, Unrecovered } from './recovery.js'
 import { TypedEmitter } from './typed-emitter.js'
 import type { ChannelArgument, DataArgument, MessageType, RealtimeContract, ReplyOf, RequestFields } from './contract-types.js'
 
@@ -64,7 +65,9 @@ export interface RealtimeClientEvents {
   error: Error
   welcome: WelcomeMessage
   /** The server confirmed a subscription (again after each reconnect). */
-  subscribed: { channel: string }
+  subscribed: { channel: string, recovered?: boolean, offset?: number, epoch?: string }
+  /** A history channel missed messages that could not be replayed: reload its state (also on the subscription). */
+  unrecovered: Unrecovered
   /** Every channel message, whichever channel. */
   message: ChannelMessage
   broadcast: BroadcastMessage
@@ -76,6 +79,13 @@ export interface RealtimeClientEvents {
 }
 
 export type { ChannelHandler } from './subscription.js'
+
+export interface SubscribeOptions {
+  /** Resume a history channel after a position the application stored (e.g. across a page reload). */
+  since?: StreamPosition
+  /** Called when this channel missed messages that could not be replayed (the subscription's `unrecovered` event). */
+  onUnrecovered?: (info: Unrecovered) => void
+}
 
 /** Calling it removes the handler (the channel goes with its last handler); `ready` settles when the server answers the first subscribe. */
 export interface Subscription {
@@ -160,7 +170,10 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
       settings,
       requests: this.#requests,
       outbox: this.#outbox,
-      subscribed: (channel) => this.emit('subscribed', { channel }),
+      subscribed: (channel, answer) => this.emit('subscribed', answer?.offset === undefined
+        ? { channel }
+        : { channel, recovered: answer.recovered, offset: answer.offset, epoch: answer.epoch }),
+      unrecovered: (info) => this.emit('unrecovered', info),
       error: (err) => this.emit('error', err)
     })
     this.#state = 'disconnected'
@@ -195,11 +208,13 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
    * Calls `handler` with the `data` of every message on `channel`. The subscription is kept
    * across reconnects until the returned function is called (for its last handler).
    */
-  subscribe<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, handler: ChannelHandler<DataArgument<Contract, Argument>>): Subscription {
+  subscribe<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, handler: ChannelHandler<DataArgument<Contract, Argument>>, options: SubscribeOptions = {}): Subscription {
     this.#assertUsable()
-    const subscription = this.#channels.hold(channel)
+    const subscription = this.#channels.hold(channel, options.since)
     const remove = subscription.add(handler)
-    return Object.assign(() => remove(), { ready: subscription.ready, subscription })
+    const { onUnrecovered } = options
+    const stopUnrecovered = onUnrecovered === undefined ? undefined : subscription.on('unrecovered', onUnrecovered)
+    return Object.assign(() => { stopUnrecovered?.(); remove() }, { ready: subscription.ready, subscription })
   }
 
   /** Calls `handler` with the `data` of every `app.broadcast()`; returns a function that stops it. */
@@ -424,6 +439,9 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     this.#channels.dropped()
 
     const stopping = this.#stopping !== undefined || !this.#settings.reconnect || FINAL_CLOSE_CODES.includes(code)
+    // 1012: the node drains for a restart and is healthy: reconnect soon (the first attempt's
+    // jittered window), whatever happened before, and the load balancer picks another node.
+    if (code === CloseCode.SERVICE_RESTART) this.#attempt = 0
     // Offline, nothing is scheduled and no attempt is counted: the `online` event retries.
     const delay = stopping || this.#offline ? undefined : backoffDelay(++this.#attempt, this.#settings.backoff, this.#settings.random)
     this.#log.line('close', { code, reason })
@@ -543,13 +561,12 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     welcome: (frame: WelcomeMessage) => this.#onWelcome(frame),
     pong: (frame: PongMessage) => { if (frame.ts !== undefined) this.#onPong(frame.ts) },
     message: (frame: ChannelMessage) => {
-      this.#channels.get(frame.channel)?.deliver(frame)
-      this.emit('message', frame)
+      if (this.#channels.deliver(frame)) this.emit('message', frame)
     },
     broadcast: (frame: BroadcastMessage) => this.emit('broadcast', frame),
     chat: (frame: ChatBroadcastMessage) => this.emit('chat', frame),
     ack: (frame: AckMessage) => this.#requests.settle(frame.id, frame.data),
-    subscribed: (frame: SubscribedMessage) => { if (frame.id !== undefined) this.#requests.settle(frame.id, undefined) },
+    subscribed: (frame: SubscribedMessage) => { if (frame.id !== undefined) this.#requests.settle(frame.id, frame) },
     unsubscribed: (frame: UnsubscribedMessage) => {
       if (frame.id !== undefined) this.#requests.settle(frame.id, undefined)
       // Nobody asked: the server dropped the channel.

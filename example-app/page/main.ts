@@ -157,13 +157,49 @@ function viewChannel (channel: string): void {
   renderMessages()
 }
 
+/** Where each history channel was last seen: a rejoin (start again) resumes there. */
+const positions = new Map<string, { offset: number, epoch: string }>()
+
 function join (channel: string): void {
   if (joined.has(channel)) return
   channels.add(channel)
   refused.delete(channel)
-  // The client re-subscribes by itself after a reconnect, on whichever node it lands.
-  // Typed by the contract: the server validated `data` against ChatLine before fanning it out.
-  const subscription = client.subscribe(channel, (data, frame) => receive(channel, data, frame.ts))
+  // Held while the room's history loads; leave() during the load drops it.
+  const loading = (): void => {}
+  joined.set(channel, loading)
+  viewChannel(channel)
+  const known = positions.get(channel)
+  const position = known !== undefined ? Promise.resolve(known) : loadHistory(channel)
+  position.then((since) => {
+    if (joined.get(channel) === loading) subscribeTo(channel, since)
+  }, () => {})
+}
+
+/** Shows the room's recent lines (a page that reloads keeps its conversation) and returns where they end. */
+async function loadHistory (channel: string): Promise<{ offset: number, epoch: string } | undefined> {
+  try {
+    const response = await fetch(`/api/channels/${encodeURIComponent(channel)}/history`)
+    // 404: a channel without history (the MQTT engine keeps none); joined without it.
+    if (!response.ok) return undefined
+    const page = await response.json() as { offset: number, epoch: string, messages: Array<{ data: ChatData | null, ts: number }> }
+    for (const { data, ts } of page.messages) receive(channel, data, ts)
+    return { offset: page.offset, epoch: page.epoch }
+  } catch {
+    return undefined
+  }
+}
+
+function subscribeTo (channel: string, since: { offset: number, epoch: string } | undefined): void {
+  // The client re-subscribes by itself after a reconnect, on whichever node it lands, and
+  // recovers what was missed meanwhile. Typed by the contract: the server validated `data`
+  // against ChatLine before fanning it out.
+  const subscription = client.subscribe(channel, (data, frame) => {
+    if (frame.offset !== undefined && frame.epoch !== undefined) positions.set(channel, { offset: frame.offset, epoch: frame.epoch })
+    receive(channel, data, frame.ts)
+  }, {
+    ...(since !== undefined && { since }),
+    onUnrecovered: () => system(`some messages in #${channel} were lost while disconnected (the server no longer had them)`)
+  })
   joined.set(channel, subscription)
   subscription.ready.then(() => {
     if (joined.get(channel) === subscription) system(`joined #${channel}`)
@@ -176,7 +212,6 @@ function join (channel: string): void {
     system(`could not join #${channel}: ${err.message}`)
     renderChannels()
   })
-  viewChannel(channel)
 }
 
 function leave (channel: string): void {

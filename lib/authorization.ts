@@ -36,8 +36,12 @@ export class Authorization {
     this.userIdOf = settings.userId
   }
 
-  /** Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise. */
-  async check (connection: Connection, channel: string, action: ChannelAction): Promise<void> {
+  /**
+   * Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise.
+   * `granted`: a subscription token already decided, so `authorize` is not asked (the
+   * namespace rules still are).
+   */
+  async check (connection: Connection, channel: string, action: ChannelAction, granted = false): Promise<void> {
     if (action !== 'subscribe' && !this.#allowClientPublish) throw forbidden('Clients may not publish')
     if (channel.startsWith(USER_NAMESPACE)) {
       if (action === 'publish') throw forbidden('user: channels are published by the server only')
@@ -46,7 +50,7 @@ export class Authorization {
     } else if (channel.startsWith(PRIVATE_NAMESPACE) && connection.user === undefined) {
       throw forbidden('private: channels need an authenticated connection')
     }
-    if (this.#authorize === undefined) return
+    if (this.#authorize === undefined || granted) return
     let allowed: boolean | undefined
     try {
       allowed = await this.#authorize({ connection, user: connection.user, channel, action })

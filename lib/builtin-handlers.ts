@@ -15,7 +15,7 @@ export function registerBuiltInHandlers (dispatcher: Dispatcher, realtime: Realt
   })
 
   dispatcher.register('subscribe', SubscribeMessage, async (message: SubscribeMessage, connection: Connection) => {
-    await realtime.subscribeFrom(connection, message.channel)
+    await realtime.subscribeFrom(connection, message.channel, message.token)
     connection.send(withId({ type: 'subscribed', channel: message.channel }, message.id))
   })
 

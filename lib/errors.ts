@@ -24,13 +24,17 @@ export const ErrorCode = {
   RATE_LIMITED: 'rate_limited',
   /** The connection holds as many subscriptions as it may. */
   TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
+  /** A `refresh` token or a subscription token was refused: malformed, bad signature, expired, another user's (or channel's). The session is not extended. */
+  INVALID_TOKEN: 'invalid_token',
   // Raised by the client itself, never sent by the server.
   /** Client: no `ack` or `error` arrived within `requestTimeout` after the frame was sent. */
   REQUEST_TIMEOUT: 'request_timeout',
   /** Client: not connected and the send queue already holds `queueLimit` frames. */
   QUEUE_FULL: 'queue_full',
   /** Client: the connection dropped before the answer came (the server may or may not have acted), or the client is closed. */
-  DISCONNECTED: 'disconnected'
+  DISCONNECTED: 'disconnected',
+  /** Client: `getToken()` returned null or threw this code: the user is logged out, the client stops. */
+  LOGGED_OUT: 'logged_out'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
@@ -47,9 +51,11 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   forbidden: 'Forbidden',
   rate_limited: 'Too many messages',
   too_many_subscriptions: 'Too many subscriptions',
+  invalid_token: 'Invalid token',
   request_timeout: 'No answer from the server in time',
   queue_full: 'Send queue is full while disconnected',
-  disconnected: 'Connection lost before the server answered'
+  disconnected: 'Connection lost before the server answered',
+  logged_out: 'Logged out: getToken() has no token'
 }
 
 /** WebSocket close codes the server uses (RFC 6455 section 7.4.1). */
@@ -72,7 +78,9 @@ export const CloseCode = {
   /** The connection could not keep up with what it was sent (slow consumer). */
   TRY_AGAIN_LATER: 1013,
   /** Custom, never sent by the server: the client closes with it when the server fell silent (its heartbeat timeout). */
-  HEARTBEAT_TIMEOUT: 4000
+  HEARTBEAT_TIMEOUT: 4000,
+  /** The session expired without a successful `refresh`: get a new token and reconnect (not final). */
+  SESSION_EXPIRED: 4001
 } as const
 
 export type CloseCode = typeof CloseCode[keyof typeof CloseCode]

@@ -8,6 +8,8 @@ import type { Connection } from './connection.js'
 import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
+import { createSessionExpiry, type SessionExpiryFunction } from './sessions/session-expiry.js'
+import { MIN_SECRET_BYTES, SubscriptionTokens } from './sessions/subscription-token.js'
 
 export const OptionsSchema = Type.Object({
   /** Route of the WebSocket endpoint. */
@@ -33,6 +35,8 @@ export const OptionsSchema = Type.Object({
   maxSubscriptionsPerConnection: Type.Integer({ minimum: 1, default: 100 }),
   /** Refuse (403) handshakes without an `Origin` header. Off: non-browser clients send none. */
   requireOrigin: Type.Boolean({ default: false }),
+  /** Milliseconds before a session expires that the server sends `refresh_needed` (see docs/sessions.md). */
+  refreshLeadTime: Type.Integer({ minimum: 0, default: 60_000 }),
   /** Whether clients may `publish` and `chat`; when false both answer `forbidden`. */
   allowClientPublish: Type.Boolean({ default: true }),
   /** Per-connection token bucket over every incoming frame, or `false` for none. */
@@ -95,6 +99,10 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   userId?: (user: unknown) => string | number | undefined
   /** Per-channel rules; the first whose `match` fits a channel decides for it (see lib/channels/). */
   channels?: readonly ChannelRuleOptions[]
+  /** When a user's session expires, ms since the epoch (undefined: never); default the JWT `exp` claim. */
+  sessionExpiry?: SessionExpiryFunction
+  /** HMAC secret (at least 32 bytes) of subscription tokens; unset, `subscribe` frames with a token are refused. */
+  subscriptionTokenSecret?: string | Buffer
 }
 
 export interface ResolvedOptions extends DataOptions {
@@ -105,6 +113,8 @@ export interface ResolvedOptions extends DataOptions {
   allowedOrigins: AllowedOrigins | undefined
   userId: (user: unknown) => string | undefined
   channels: ChannelRules
+  sessionExpiry: (user: unknown) => number | undefined
+  subscriptionTokens: SubscriptionTokens | undefined
 }
 
 const validator = Compile(OptionsSchema)
@@ -132,6 +142,13 @@ function checkAllowedOrigins (value: unknown): void {
   }
 }
 
+function checkSecret (value: unknown): void {
+  if (value === undefined) return
+  if ((typeof value !== 'string' && !Buffer.isBuffer(value)) || Buffer.byteLength(value) < MIN_SECRET_BYTES) {
+    throw new TypeError(`fastify-realtime: subscriptionTokenSecret must be a string or Buffer of at least ${MIN_SECRET_BYTES} bytes`)
+  }
+}
+
 function defaultUserId (user: unknown): string | number | undefined {
   if (user === null || typeof user !== 'object') return undefined
   const { id, sub } = user as { id?: unknown, sub?: unknown }
@@ -141,7 +158,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, sessionExpiry, subscriptionTokenSecret } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -168,6 +185,8 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   checkFunction('authorize', authorize)
   checkFunction('userId', userId)
   checkAllowedOrigins(allowedOrigins)
+  checkFunction('sessionExpiry', sessionExpiry)
+  checkSecret(subscriptionTokenSecret)
   const idOf = userId ?? defaultUserId
   const channelRules = new ChannelRules(channels ?? [])
   return {
@@ -178,6 +197,8 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     authorize,
     allowedOrigins,
     channels: channelRules,
+    sessionExpiry: createSessionExpiry(sessionExpiry),
+    subscriptionTokens: subscriptionTokenSecret === undefined ? undefined : new SubscriptionTokens(subscriptionTokenSecret),
     userId: (user) => {
       const id = idOf(user)
       return id === undefined || id === null || id === '' ? undefined : String(id)

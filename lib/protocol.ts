@@ -36,9 +36,17 @@ export const PingMessage = Type.Object({
   ts: Type.Optional(Type.Number())
 })
 
+/** Longest token a `refresh` frame may carry. */
+export const MAX_TOKEN_LENGTH = 8192
+
+/** Longest subscription token a `subscribe` frame may carry. */
+export const MAX_SUBSCRIPTION_TOKEN_LENGTH = 1024
+
 export const SubscribeMessage = Type.Object({
   type: Type.Literal('subscribe'),
   channel: Channel,
+  /** A subscription token from the application (see docs/sessions.md): replaces `authorize` for this subscribe. */
+  token: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_SUBSCRIPTION_TOKEN_LENGTH })),
   id: Type.Optional(RequestId)
 })
 
@@ -64,8 +72,15 @@ export const ChatMessage = Type.Object({
   id: Type.Optional(RequestId)
 })
 
+/** A new token for the session, checked by `authenticate`; answered `ack` (with `data.expiresIn`) or `invalid_token`. */
+export const RefreshMessage = Type.Object({
+  type: Type.Literal('refresh'),
+  token: Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH }),
+  id: Type.Optional(RequestId)
+})
+
 /** Built-in client-to-server messages; applications add their own with `app.realtime.handle()`. */
-export const ClientMessage = Type.Union([PingMessage, SubscribeMessage, UnsubscribeMessage, PublishMessage, ChatMessage])
+export const ClientMessage = Type.Union([PingMessage, SubscribeMessage, UnsubscribeMessage, PublishMessage, ChatMessage, RefreshMessage])
 
 // Server to client
 
@@ -131,15 +146,21 @@ export const ErrorMessage = Type.Object({
   details: Type.Optional(Type.Unknown())
 })
 
+/** The session expires in `expiresIn` ms: send a `refresh` before, or be closed with 4001. */
+export const RefreshNeededMessage = Type.Object({
+  type: Type.Literal('refresh_needed'),
+  expiresIn: Type.Number()
+})
+
 export const ServerMessage = Type.Union([
   WelcomeMessage, PongMessage, SubscribedMessage, UnsubscribedMessage, ChannelMessage,
-  BroadcastMessage, ChatBroadcastMessage, AckMessage, ErrorMessage
+  BroadcastMessage, ChatBroadcastMessage, AckMessage, ErrorMessage, RefreshNeededMessage
 ])
 
 /** Every `type` the protocol defines; applications may not register these names. */
 export const RESERVED_TYPES: ReadonlySet<string> = new Set([
-  'ping', 'subscribe', 'unsubscribe', 'publish', 'chat',
-  'welcome', 'pong', 'subscribed', 'unsubscribed', 'message', 'broadcast', 'ack', 'error'
+  'ping', 'subscribe', 'unsubscribe', 'publish', 'chat', 'refresh',
+  'welcome', 'pong', 'subscribed', 'unsubscribed', 'message', 'broadcast', 'ack', 'error', 'refresh_needed'
 ])
 
 /** Names an application may give its own message types. */
@@ -151,6 +172,7 @@ export type SubscribeMessage = Type.Static<typeof SubscribeMessage>
 export type UnsubscribeMessage = Type.Static<typeof UnsubscribeMessage>
 export type PublishMessage = Type.Static<typeof PublishMessage>
 export type ChatMessage = Type.Static<typeof ChatMessage>
+export type RefreshMessage = Type.Static<typeof RefreshMessage>
 export type ServerMessage = Type.Static<typeof ServerMessage>
 export type WelcomeMessage = Type.Static<typeof WelcomeMessage>
 export type PongMessage = Type.Static<typeof PongMessage>
@@ -161,3 +183,4 @@ export type BroadcastMessage = Type.Static<typeof BroadcastMessage>
 export type ChatBroadcastMessage = Type.Static<typeof ChatBroadcastMessage>
 export type AckMessage = Type.Static<typeof AckMessage>
 export type ErrorMessage = Type.Static<typeof ErrorMessage>
+export type RefreshNeededMessage = Type.Static<typeof RefreshNeededMessage>

@@ -18,8 +18,12 @@ import { SlowConsumerGuard } from './slow-consumer.js'
 import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
 import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
+import { SessionTracker } from './sessions/session-tracker.js'
+import { registerRefreshHandler } from './sessions/refresh-handler.js'
+import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' |
+'authenticate' | 'sessionExpiry' | 'refreshLeadTime' | 'subscriptionTokens'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -48,6 +52,8 @@ export interface RealtimeStats {
   rateLimited: number
   /** Connections closed with 1008 for sustained abuse of the rate limit. */
   rateLimitClosed: number
+  /** Connections closed with 4001: their session expired without a refresh. */
+  sessionsExpired: number
 }
 
 /** What a registered message type's handler receives: the schema's fields plus `type` and `id`. */
@@ -75,6 +81,7 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
+  readonly #sessions: SessionTracker
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
 
@@ -97,6 +104,8 @@ export class Realtime {
       }
     )
     registerBuiltInHandlers(this.#dispatcher, this)
+    this.#sessions = new SessionTracker(settings)
+    registerRefreshHandler(this.#dispatcher, this.#sessions)
   }
 
   // Public API (app.realtime)
@@ -132,7 +141,8 @@ export class Realtime {
       slowConsumersClosed: this.#slowConsumers.closed,
       slowConsumerDrops: this.#slowConsumers.dropped,
       rateLimited: this.#rateLimiter?.refused ?? 0,
-      rateLimitClosed: this.#rateLimiter?.closed ?? 0
+      rateLimitClosed: this.#rateLimiter?.closed ?? 0,
+      sessionsExpired: this.#sessions.expired
     }
   }
 
@@ -206,13 +216,29 @@ export class Realtime {
 
   // Used by the built-in handlers
 
-  /** A client's subscribe: namespace rules, `authorize`, then the subscription limit. */
-  async subscribeFrom (connection: Connection, channel: string): Promise<void> {
+  /**
+   * A token that lets `user` (what `authenticate` returns for them) subscribe `channel`
+   * without `authorize` being asked, for `expiresIn` ms (default 60 s). For an HTTP route
+   * of the application; needs the `subscriptionTokenSecret` option. See docs/sessions.md.
+   */
+  subscriptionToken (user: unknown, channel: string, options?: SubscriptionTokenOptions): string {
+    const tokens = this.#settings.subscriptionTokens
+    if (tokens === undefined) throw new Error('fastify-realtime: set the subscriptionTokenSecret option to issue subscription tokens')
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
+    return tokens.issue(this.#authorization.userIdOf(user), channel, options)
+  }
+
+  /**
+   * A client's subscribe: namespace rules, then `authorize` (or the subscription `token`
+   * instead), then the subscription limit.
+   */
+  async subscribeFrom (connection: Connection, channel: string, token?: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
     // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
     // that is still being authorized.
     await this.#inOrder(connection, channel, async () => {
-      await this.#authorization.check(connection, channel, 'subscribe')
+      const granted = token === undefined ? false : this.#checkSubscriptionToken(connection, channel, token)
+      await this.#authorization.check(connection, channel, 'subscribe', granted)
       // Checked in the same synchronous step as #join's registry add, so concurrent
       // subscribes of one connection cannot overshoot the limit.
       const limit = this.#settings.maxSubscriptionsPerConnection
@@ -277,12 +303,14 @@ export class Realtime {
       nodeId: this.nodeId,
       heartbeatInterval: this.#settings.heartbeatInterval
     })
+    this.#sessions.start(connection, request)
     return connection
   }
 
   /** Stops the heartbeat and closes every socket with 1001, terminating those that do not answer in time. */
   async closeConnections (): Promise<void> {
     this.#heartbeat.stop()
+    this.#sessions.stop()
     const open = [...this.#connections.values()]
     if (open.length === 0) return
     const closed = open.map((connection) => new Promise<void>((resolve) => {
@@ -299,6 +327,7 @@ export class Realtime {
 
   async stop (): Promise<void> {
     this.#heartbeat.stop()
+    this.#sessions.stop()
     this.#fanOut.flush()
     this.#registry.clear()
     this.#connections.clear()
@@ -306,6 +335,17 @@ export class Realtime {
   }
 
   // Internals
+
+  /** True when `token` grants this connection's user `channel`; throws `invalid_token` otherwise. */
+  #checkSubscriptionToken (connection: Connection, channel: string, token: string): true {
+    const tokens = this.#settings.subscriptionTokens
+    const refusal = tokens === undefined
+      ? 'subscription tokens are not enabled on this server'
+      : tokens.refusal(token, this.#authorization.userIdOf(connection.user), channel, Date.now())
+    if (refusal === undefined) return true
+    connection.log.debug({ channel, reason: refusal }, 'subscription token refused')
+    throw new RealtimeError(ErrorCode.INVALID_TOKEN, refusal)
+  }
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
@@ -356,6 +396,7 @@ export class Realtime {
 
   #remove (connection: Connection): void {
     if (!this.#connections.delete(connection.id)) return
+    this.#sessions.end(connection)
     for (const channel of this.#registry.removeAll(connection)) this.#releaseChannel(channel)
   }
 

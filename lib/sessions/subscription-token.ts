@@ -11,7 +11,6 @@ import { MAX_SUBSCRIPTION_TOKEN_LENGTH } from '../protocol.js'
 /** Shortest secret accepted, in bytes: 256 bits for HMAC-SHA256. */
 export const MIN_SECRET_BYTES = 32
 
-
 /** How long a subscription token is valid when `expiresIn` is not given, ms. */
 export const DEFAULT_SUBSCRIPTION_TOKEN_TTL = 60_000
 

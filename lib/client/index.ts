@@ -5,10 +5,11 @@ export type {
   ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription
 } from './realtime-client.js'
 export type { RealtimeClientOptions, WebSocketLike, WebSocketConstructor } from './options.js'
+export type { GetToken } from './session.js'
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
 export type { BackoffOptions } from './backoff.js'
 export { ErrorCode, CloseCode, FINAL_CLOSE_CODES, RealtimeError, errorMessages } from '../errors.js'
 export type {
   ServerMessage, WelcomeMessage, PongMessage, ChannelMessage, BroadcastMessage, ChatBroadcastMessage,
-  AckMessage, ErrorMessage, ClientMessage
+  AckMessage, ErrorMessage, ClientMessage, RefreshNeededMessage
 } from '../protocol.js'

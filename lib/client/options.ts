@@ -1,6 +1,7 @@
 // The client's options: what can be set, the defaults, and the check done once in the
 // constructor. Browser-safe: no Node imports.
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
+import type { GetToken } from './session.js'
 
 // The DOM's WebSocket and `ws` type their event handlers differently; method syntax makes
 // these properties bivariant, so both implementations fit this one shape.
@@ -50,6 +51,12 @@ export interface RealtimeClientOptions {
   requestTimeout?: number
   /** Frames kept while disconnected; more fail with `queue_full`. Default `100`. */
   queueLimit?: number
+  /**
+   * The user's current token, asked before every connect attempt (sent in the `token` query
+   * parameter) and on the server's `refresh_needed`. Null, or throwing `RealtimeError`
+   * `logged_out`, closes the client for good. See docs/sessions.md.
+   */
+  getToken?: GetToken
 }
 
 export interface ClientSettings {
@@ -64,6 +71,7 @@ export interface ClientSettings {
   pingTimeout: number
   requestTimeout: number
   queueLimit: number
+  getToken: GetToken | undefined
 }
 
 function number (name: string, value: number | undefined, fallback: number, min: number, integer = false): number {
@@ -82,6 +90,7 @@ export function resolveClientOptions (options: RealtimeClientOptions): ClientSet
   }
   const random = options.random ?? Math.random
   if (typeof random !== 'function') throw new TypeError('fastify-realtime client: option random must be a function')
+  if (options.getToken !== undefined && typeof options.getToken !== 'function') throw new TypeError('fastify-realtime client: option getToken must be a function')
   return {
     WebSocket,
     protocols: options.protocols,
@@ -98,6 +107,7 @@ export function resolveClientOptions (options: RealtimeClientOptions): ClientSet
     pingInterval: number('pingInterval', options.pingInterval, 25000, 1),
     pingTimeout: number('pingTimeout', options.pingTimeout, 10000, 1),
     requestTimeout: number('requestTimeout', options.requestTimeout, 10000, 1),
-    queueLimit: number('queueLimit', options.queueLimit, 100, 0, true)
+    queueLimit: number('queueLimit', options.queueLimit, 100, 0, true),
+    getToken: options.getToken
   }
 }

@@ -9,6 +9,7 @@ import { CloseCode, ErrorCode, FINAL_CLOSE_CODES, RealtimeError } from '../error
 import { backoffDelay } from './backoff.js'
 import { resolveClientOptions, type ClientSettings, type RealtimeClientOptions, type WebSocketLike } from './options.js'
 import { TypedEmitter, callSafely } from './typed-emitter.js'
+import { SessionRefresher, currentToken, urlWithToken } from './session.js'
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -50,6 +51,8 @@ export interface RealtimeClientEvents {
   latency: number
   /** Every frame from the server, before it is handled. */
   frame: IncomingFrame
+  /** The server accepted a token from `getToken()` for the open session; `expiresIn` ms left (undefined: no expiry). */
+  refreshed: { expiresIn: number | undefined }
 }
 
 export type ChannelHandler<Data = unknown> = (data: Data, message: ChannelMessage) => void
@@ -123,12 +126,23 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   #stableTimer: ReturnType<typeof setTimeout> | undefined
   #pingTimer: ReturnType<typeof setInterval> | undefined
   #deadTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #refresher: SessionRefresher | undefined
 
   /** Connects at once (state `connecting`). Throws on bad options or a URL the WebSocket refuses. */
   constructor (url: string, options: RealtimeClientOptions = {}) {
     super()
     this.url = url
     this.#settings = resolveClientOptions(options)
+    const getToken = this.#settings.getToken
+    this.#refresher = getToken === undefined
+      ? undefined
+      : new SessionRefresher(getToken, {
+        request: (message) => this.request(message),
+        isOpen: () => this.#writable(),
+        loggedOut: () => this.#loggedOut(),
+        refreshed: (expiresIn) => this.emit('refreshed', { expiresIn }),
+        error: (err) => this.emit('error', err)
+      })
     this.#connect()
   }
 
@@ -242,7 +256,31 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
 
   #connect (): void {
     this.#reconnectTimer = undefined
-    const socket = new this.#settings.WebSocket(this.url, this.#settings.protocols)
+    const getToken = this.#settings.getToken
+    if (getToken === undefined) {
+      this.#open(this.url)
+      return
+    }
+    // A fresh token for every attempt: a reconnect after an hour offline never reuses an expired one.
+    currentToken(getToken).then((token) => {
+      if (this.#state === 'closed') return
+      if (token === null) this.#loggedOut()
+      else this.#reconnect(urlWithToken(this.url, token))
+    }, (err: unknown) => {
+      if (this.#state === 'closed') return
+      this.emit('error', err as Error)
+      this.#onDrop(CloseCode.ABNORMAL, 'getToken failed')
+    })
+  }
+
+  /** `getToken()` has no token: stop for good, whatever the state. */
+  #loggedOut (): void {
+    this.emit('error', new RealtimeError(ErrorCode.LOGGED_OUT))
+    this.close(CloseCode.NORMAL, 'logged out')
+  }
+
+  #open (url: string): void {
+    const socket = new this.#settings.WebSocket(url, this.#settings.protocols)
     this.#socket = socket
     // Handlers stay on a socket after it is abandoned (`ws` throws on an 'error' event without
     // a listener); the identity check makes a replaced socket's late events harmless.
@@ -314,9 +352,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
     this.#reconnectTimer = setTimeout(() => this.#reconnect(), delay)
   }
 
-  #reconnect (): void {
+  #reconnect (url?: string): void {
     try {
-      this.#connect()
+      if (url === undefined) this.#connect()
+      else this.#open(url)
     } catch (err) {
       // The URL was accepted once, so this is the environment failing; retrying cannot help.
       this.emit('error', err as Error)
@@ -508,6 +547,10 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
         break
       case 'ack':
         this.#settle(message.id, message.data)
+        break
+      case 'refresh_needed':
+        // Without getToken the application answers it itself (the `frame` event).
+        this.#refresher?.refresh()
         break
       case 'subscribed':
       case 'unsubscribed':

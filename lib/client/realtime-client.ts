@@ -9,7 +9,7 @@ import { CloseCode, ErrorCode, FINAL_CLOSE_CODES, RealtimeError } from '../error
 import { backoffDelay } from './backoff.js'
 import { resolveClientOptions, type ClientSettings, type RealtimeClientOptions, type WebSocketLike } from './options.js'
 import { TypedEmitter, callSafely } from './typed-emitter.js'
-import { SessionRefresher, currentToken, urlWithToken } from './session.js'
+import { SessionRefresher, tokenWithin, urlWithToken } from './session.js'
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -262,7 +262,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
       return
     }
     // A fresh token for every attempt: a reconnect after an hour offline never reuses an expired one.
-    currentToken(getToken).then((token) => {
+    tokenWithin(getToken, this.#settings.connectTimeout).then((token) => {
       if (this.#state === 'closed') return
       if (token === null) this.#loggedOut()
       else this.#reconnect(urlWithToken(this.url, token))

@@ -27,6 +27,22 @@ export async function currentToken (getToken: GetToken): Promise<string | null> 
   return token
 }
 
+/**
+ * `currentToken`, bounded: a token service that never answers must not leave the client
+ * `connecting` forever. Rejects with `request_timeout` after `timeoutMs`.
+ */
+export async function tokenWithin (getToken: GetToken, timeoutMs: number): Promise<string | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new RealtimeError(ErrorCode.REQUEST_TIMEOUT, `getToken() did not answer within ${timeoutMs} ms`)), timeoutMs)
+  })
+  try {
+    return await Promise.race([currentToken(getToken), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** `url` with `token` in its query, replacing one already there. */
 export function urlWithToken (url: string, token: string): string {
   const hashAt = url.indexOf('#')

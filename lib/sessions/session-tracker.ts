@@ -83,8 +83,9 @@ export class SessionTracker {
     session.refreshing = true
     try {
       const user = await this.#authenticate(session, token)
-      const userId = this.#settings.userId(user)
-      if (userId === undefined || userId !== this.#settings.userId(connection.user)) {
+      const sessionUserId = this.#settings.userId(connection.user)
+      if (sessionUserId === undefined) throw new RealtimeError(ErrorCode.INVALID_TOKEN, 'The session has no user id to compare the token with (see the userId option)')
+      if (this.#settings.userId(user) !== sessionUserId) {
         throw new RealtimeError(ErrorCode.INVALID_TOKEN, 'The token belongs to another user')
       }
       const now = Date.now()

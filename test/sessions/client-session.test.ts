@@ -119,3 +119,17 @@ t.test('a bad return from getToken() is an error, not a token', async (t) => {
   const error = await nextEvent(client, 'error')
   t.match(error.message, /non-empty string/)
 })
+
+t.test('a getToken() that never answers is given up after connectTimeout and asked again', async (t) => {
+  const { url, tokenFor, userOf } = await startSessionServer(t)
+  let calls = 0
+  const client = openClient(t, url, {
+    ...FAST,
+    connectTimeout: 100,
+    getToken: () => calls++ === 0 ? new Promise<string>(() => {}) : tokenFor('ada')
+  })
+  const errors = record(client, 'error')
+  await nextEvent(client, 'welcome')
+  t.match(errors, [{ code: ErrorCode.REQUEST_TIMEOUT, message: /getToken\(\) did not answer/ }])
+  t.match(userOf(client), { sub: 'ada' })
+})

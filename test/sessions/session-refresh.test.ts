@@ -132,3 +132,11 @@ t.test('without authenticate there is no session: refresh answers invalid_token'
   t.match(await client.request({ type: 'refresh', token: 'abc' }), { type: 'error', code: ErrorCode.INVALID_TOKEN })
   t.notOk(client.seen((frame) => frame.type === 'refresh_needed').length, 'no refresh_needed either')
 })
+
+t.test('a session whose user has no id cannot be refreshed (nothing to compare the token with)', async (t) => {
+  const { sign, connectAs } = await startSessionServer(t, { userId: () => undefined })
+  const client = await connectAs(sign({ sub: 'ada' }, { expiresIn: 3600 }))
+  t.match(await client.request({ type: 'refresh', token: sign({ sub: 'ada' }, { expiresIn: 7200 }) }), {
+    type: 'error', code: ErrorCode.INVALID_TOKEN, message: /no user id/
+  })
+})

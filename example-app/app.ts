@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import realtime, { MAX_CHANNEL_LENGTH, type RedisBrokerOptions } from '../lib/index.js'
+import realtime, { MAX_CHANNEL_LENGTH, type RealtimePluginOptions, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
 
 export const publicDir = fileURLToPath(new URL('./public/', import.meta.url))
@@ -21,6 +21,8 @@ export interface ExampleAppOptions {
   heartbeatTimeout?: number
   /** Serve /build/ (the bundled page script) from this folder instead of public/build/. */
   pageBuildDir?: string
+  /** More options for the realtime plugin (the tests use it to refuse client publishes, say). */
+  realtime?: RealtimePluginOptions
 }
 
 export async function buildApp (options: ExampleAppOptions = {}) {
@@ -33,6 +35,7 @@ export async function buildApp (options: ExampleAppOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(realtime, {
+    ...options.realtime,
     path: '/ws',
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),

@@ -28,4 +28,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
 }
 
+// Started by start-cluster.ts with an IPC channel: when the launcher goes away, even by
+// SIGKILL, the channel closes and this node stops rather than outliving it.
+if (process.send !== undefined) {
+  process.once('disconnect', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+}
+
 await app.listen({ port, host })

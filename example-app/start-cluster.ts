@@ -3,17 +3,29 @@
 // Ports can be moved with CLUSTER_PORT, NODE_PORTS (comma-separated) and REDIS_PORT;
 // BUILD_PAGE=0 skips bundling the page (it is then served as last built); PAGE_BUILD_DIR
 // bundles it into (and has the nodes serve it from) another folder.
+//
+// A node that exits (a crash, `kill -9`) is reported and started again while the other node
+// keeps serving (see cluster/supervisor.ts). Redis or nginx exiting stops the whole cluster:
+// no node can serve without them. No child outlives this script, even one killed by SIGKILL:
+// the nodes and the watchers of redis-server and nginx hold an IPC channel to it and stop
+// when it closes.
 import { fileURLToPath } from 'node:url'
 import { buildPage } from './build-page.js'
 import { startProcess, waitForPort, type ManagedProcess } from './cluster/child-process.js'
 import { startNginx } from './cluster/nginx-process.js'
+import { describeTakenPort, portOwner } from './cluster/port-owner.js'
 import { startRedis } from './cluster/redis-process.js'
+import { Supervisor } from './cluster/supervisor.js'
 
 const env = process.env
 const clusterPort = Number(env.CLUSTER_PORT ?? 8080)
 const nodePorts = (env.NODE_PORTS ?? '3005,3006').split(',').map(Number)
 const redisPort = Number(env.REDIS_PORT ?? 6379)
 const serverFile = fileURLToPath(new URL('./server.ts', import.meta.url))
+
+function log (line: string): void {
+  process.stdout.write(`[cluster] ${line}\n`)
+}
 
 /** Passes a child's output through, each line marked with its name. */
 function prefixOutput (proc: ManagedProcess): void {
@@ -30,61 +42,76 @@ function prefixOutput (proc: ManagedProcess): void {
 // Children are `detached` (own process group) so Ctrl-C reaches only this script, which then
 // stops them in reverse order: nodes first (their clients get 1001 through nginx), then nginx,
 // then Redis, which the nodes' brokers use until they close.
-const running: ManagedProcess[] = []
+const running: Array<{ stop: () => Promise<void> }> = []
 let stopping: Promise<never> | undefined
 
 function stopAll (exitCode: number): Promise<never> {
   stopping ??= (async () => {
-    for (const proc of running.reverse()) await proc.stop().catch(() => {})
+    for (const part of running.reverse()) await part.stop().catch(() => {})
     process.exit(exitCode)
   })()
   return stopping
 }
 
-async function start (proc: Promise<ManagedProcess> | ManagedProcess): Promise<ManagedProcess> {
+/** Redis and nginx: the cluster cannot serve without them, so their exit stops everything. */
+async function startEssential (proc: Promise<ManagedProcess>): Promise<ManagedProcess> {
   const started = await proc
   running.push(started)
   prefixOutput(started)
   started.exited.then(({ code, signal }) => {
     if (stopping !== undefined) return
-    console.error(`${started.name} exited unexpectedly (${code ?? signal}); stopping the cluster`)
+    log(`${started.name} exited unexpectedly (${code ?? signal}); stopping the cluster`)
     stopAll(1).catch(() => process.exit(1))
   }, () => {})
   return started
 }
 
+async function startNode (name: string, port: number, redisUrl: string): Promise<ManagedProcess> {
+  const node = startProcess(name, process.execPath, ['--import', 'tsx', serverFile], {
+    detached: true,
+    // The IPC channel: server.ts exits when it closes (this script gone).
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...env, PORT: String(port), NODE_ID: name, REDIS_URL: redisUrl, TRUST_PROXY: '127.0.0.1', BUILD_PAGE: '0' }
+  })
+  try {
+    await waitForPort(node, port)
+  } catch (err) {
+    await node.stop('SIGKILL')
+    throw err
+  }
+  return node
+}
+
+/** Refuses to start over a port something else holds, naming it. */
+async function checkPortsFree (ports: readonly number[]): Promise<void> {
+  const taken: string[] = []
+  for (const port of ports) {
+    if (await portOwner(port) !== undefined) taken.push(await describeTakenPort(port))
+  }
+  if (taken.length > 0) {
+    throw new Error(`cannot start: ${taken.join('; ')}. Stop it, or move the cluster with CLUSTER_PORT, NODE_PORTS and REDIS_PORT.`)
+  }
+}
+
 process.once('SIGINT', () => { stopAll(0).catch(() => process.exit(1)) })
 process.once('SIGTERM', () => { stopAll(0).catch(() => process.exit(1)) })
-// The children run in their own process groups (see `detached` below); should this script
-// end any other way, they must not outlive it.
-process.once('exit', () => {
-  for (const proc of running) if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL')
-})
 
 try {
+  await checkPortsFree([clusterPort, ...nodePorts, redisPort])
   // The nodes inherit PAGE_BUILD_DIR and serve the bundle from there.
   if (env.BUILD_PAGE !== '0') await buildPage(env.PAGE_BUILD_DIR)
-  const redis = await startRedis(redisPort, { detached: true })
-  await start(redis)
+  const redis = await startRedis(redisPort, { detached: true, watchParent: true })
+  await startEssential(Promise.resolve(redis))
   // nginx before the nodes, so that stopping in reverse takes the nodes down first.
-  await start(startNginx({ listenPort: clusterPort, nodePorts }, { detached: true }))
+  await startEssential(startNginx({ listenPort: clusterPort, nodePorts }, { detached: true, watchParent: true }))
   for (const [index, port] of nodePorts.entries()) {
-    const node = startProcess(`node-${index + 1}`, process.execPath, ['--import', 'tsx', serverFile], {
-      detached: true,
-      env: {
-        ...env,
-        PORT: String(port),
-        NODE_ID: `node-${index + 1}`,
-        REDIS_URL: redis.url,
-        TRUST_PROXY: '127.0.0.1',
-        BUILD_PAGE: '0'
-      }
-    })
-    await start(node)
-    await waitForPort(node, port)
+    const name = `node-${index + 1}`
+    const supervisor = new Supervisor({ name, log, start: () => startNode(name, port, redis.url), onStart: prefixOutput })
+    running.push(supervisor)
+    await supervisor.start()
   }
-  console.log(`cluster ready: http://127.0.0.1:${clusterPort} (nginx) -> nodes ${nodePorts.join(', ')}, redis ${redis.url}; Ctrl-C stops it`)
+  log(`cluster ready: http://127.0.0.1:${clusterPort} (nginx) -> nodes ${nodePorts.join(', ')}, redis ${redis.url}; Ctrl-C stops it`)
 } catch (err) {
-  console.error(err)
+  log((err as Error).message)
   await stopAll(1)
 }

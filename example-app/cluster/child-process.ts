@@ -3,6 +3,18 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { connect } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+
+const parentWatchFile = fileURLToPath(new URL('./parent-watch.ts', import.meta.url))
+
+export interface ProcessOptions extends SpawnOptions {
+  /**
+   * Stop the process when this one goes away, even by SIGKILL: it then runs under
+   * parent-watch.ts, which holds an IPC channel to this process and stops the command when
+   * the channel closes.
+   */
+  watchParent?: boolean
+}
 
 export interface ManagedProcess {
   readonly name: string
@@ -13,8 +25,11 @@ export interface ManagedProcess {
   stop: (signal?: NodeJS.Signals) => Promise<void>
 }
 
-export function startProcess (name: string, command: string, args: readonly string[], options: SpawnOptions = {}): ManagedProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options })
+export function startProcess (name: string, command: string, args: readonly string[], options: ProcessOptions = {}): ManagedProcess {
+  const { watchParent = false, ...spawnOptions } = options
+  const child = watchParent
+    ? spawn(process.execPath, ['--import', 'tsx', parentWatchFile, command, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], ...spawnOptions })
+    : spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }))
     // A command that cannot start (ENOENT) emits 'error' and never 'exit'.

@@ -1,11 +1,10 @@
 // Runs Debian's nginx unprivileged with its own prefix: config, pid, logs and temp files all
 // live in a fresh temp folder that stop() removes.
-import type { SpawnOptions } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startProcess, waitForPort, type ManagedProcess } from './child-process.js'
+import { startProcess, waitForPort, type ManagedProcess, type ProcessOptions } from './child-process.js'
 import { loadNginxConfig, type NginxConfigOptions } from './render-nginx-config.js'
 
 export interface NginxProcess extends ManagedProcess {
@@ -19,7 +18,7 @@ function nginxBinary (): string {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 }
 
-export async function startNginx (options: NginxConfigOptions, spawnOptions: SpawnOptions = {}): Promise<NginxProcess> {
+export async function startNginx (options: NginxConfigOptions, spawnOptions: ProcessOptions = {}): Promise<NginxProcess> {
   const configText = await loadNginxConfig(options)
   const prefix = await mkdtemp(join(tmpdir(), 'realtime-nginx-'))
   // Started as root, nginx runs its worker as `nobody`, which must reach the temp folders.

@@ -10,12 +10,39 @@ export interface ShownMessage {
   from?: string
   text: string
   ts: number
+  /** A line typed on this page: its id, carried in the published data to match the echo. */
+  cid?: string
+  /** A line typed here that the server has not acknowledged yet, or could not take. */
+  status?: 'sending' | 'failed' | undefined
+  /** Why a `failed` line was not sent. */
+  error?: string
 }
 
 export interface ChannelActions {
   view: (channel: string) => void
   join: (channel: string) => void
   leave: (channel: string) => void
+  remove: (channel: string) => void
+}
+
+export interface ChannelStates {
+  joined: ReadonlySet<string>
+  /** Joined and confirmed by the server on the current connection. */
+  confirmed: ReadonlySet<string>
+  /** Refused by the server, with its reason. */
+  refused: ReadonlyMap<string, string>
+}
+
+export interface MessageActions {
+  retry: (message: ShownMessage) => void
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** `node-1` stays as it is; a random UUID id is cut to its first 8 characters. */
+export function shortNodeName (nodeId: string): string {
+  if (UUID.test(nodeId)) return nodeId.slice(0, 8)
+  return nodeId.length > 24 ? `${nodeId.slice(0, 23)}…` : nodeId
 }
 
 function byId<T extends HTMLElement> (id: string): T {
@@ -60,7 +87,8 @@ export class ChatView {
   }
 
   setNode (nodeId: string | undefined): void {
-    this.#nodeId.textContent = nodeId ?? '–'
+    this.#nodeId.textContent = nodeId === undefined ? '–' : shortNodeName(nodeId)
+    this.#nodeId.title = nodeId ?? ''
   }
 
   setStats (stats: Record<string, unknown>): void {
@@ -68,10 +96,11 @@ export class ChatView {
       const value = stats[cell.dataset.stat ?? '']
       cell.textContent = value === undefined ? '–' : String(value)
     }
-    this.#statsNode.textContent = typeof stats.nodeId === 'string' ? `(node ${stats.nodeId})` : ''
+    this.#statsNode.textContent = typeof stats.nodeId === 'string' ? `(node ${shortNodeName(stats.nodeId)})` : ''
   }
 
-  renderChannels (channels: Iterable<string>, joined: ReadonlySet<string>, confirmed: ReadonlySet<string>, active: string, unread: ReadonlyMap<string, number>, actions: ChannelActions): void {
+  renderChannels (channels: Iterable<string>, states: ChannelStates, active: string, unread: ReadonlyMap<string, number>, actions: ChannelActions): void {
+    const { joined, confirmed, refused } = states
     const items: HTMLLIElement[] = []
     for (const channel of channels) {
       const item = document.createElement('li')
@@ -81,6 +110,8 @@ export class ChatView {
       item.classList.toggle('pending', joined.has(channel) && !confirmed.has(channel))
       item.dataset.subscribed = String(confirmed.has(channel))
       item.classList.toggle('active', channel === active)
+      item.classList.toggle('refused', refused.has(channel))
+      item.title = refused.has(channel) ? `refused: ${refused.get(channel) ?? ''}` : ''
 
       const name = document.createElement('button')
       name.className = 'name'
@@ -103,27 +134,39 @@ export class ChatView {
       toggle.textContent = joined.has(channel) ? 'leave' : 'join'
       toggle.addEventListener('click', () => joined.has(channel) ? actions.leave(channel) : actions.join(channel))
       item.append(toggle)
+      if (!joined.has(channel)) {
+        const remove = document.createElement('button')
+        remove.className = 'secondary remove'
+        remove.type = 'button'
+        remove.textContent = '×'
+        remove.title = `remove #${channel} from the list`
+        remove.setAttribute('aria-label', `remove #${channel}`)
+        remove.addEventListener('click', () => actions.remove(channel))
+        item.append(remove)
+      }
       items.push(item)
     }
     this.#channels.replaceChildren(...items)
 
     this.#roomTitle.textContent = `#${active}`
     const canSend = joined.has(active)
-    this.#roomNote.textContent = canSend ? '' : 'join this channel to read and write in it'
+    const refusal = refused.get(active)
+    this.#roomNote.textContent = canSend ? '' : refusal !== undefined ? `the server refused this channel: ${refusal}` : 'join this channel to read and write in it'
     this.#text.placeholder = canSend ? `Message #${active}` : `Join #${active} first`
     this.#text.disabled = !canSend
     this.#send.disabled = !canSend
   }
 
-  renderMessages (messages: readonly ShownMessage[]): void {
-    this.#messages.replaceChildren(...messages.map(messageItem))
+  renderMessages (messages: readonly ShownMessage[], actions: MessageActions): void {
+    this.#messages.replaceChildren(...messages.map((message) => messageItem(message, actions)))
     this.#messages.scrollTop = this.#messages.scrollHeight
   }
 }
 
-function messageItem (message: ShownMessage): HTMLLIElement {
+function messageItem (message: ShownMessage, actions: MessageActions): HTMLLIElement {
   const item = document.createElement('li')
   item.className = message.kind
+  if (message.status !== undefined) item.dataset.status = message.status
   const time = document.createElement('time')
   time.className = 'time'
   time.dateTime = new Date(message.ts).toISOString()
@@ -140,6 +183,22 @@ function messageItem (message: ShownMessage): HTMLLIElement {
   text.className = 'text'
   text.textContent = message.text
   body.append(text)
+  if (message.status === 'sending') {
+    const note = document.createElement('span')
+    note.className = 'delivery'
+    note.textContent = 'sending…'
+    body.append(note)
+  } else if (message.status === 'failed') {
+    const note = document.createElement('span')
+    note.className = 'delivery'
+    note.textContent = `not sent${message.error === undefined ? '' : `: ${message.error}`}`
+    const retry = document.createElement('button')
+    retry.className = 'secondary retry'
+    retry.type = 'button'
+    retry.textContent = 'retry'
+    retry.addEventListener('click', () => actions.retry(message))
+    body.append(note, retry)
+  }
   item.append(time, body)
   return item
 }

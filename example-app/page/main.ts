@@ -2,14 +2,15 @@
 // the connection state, latency, node id and the node's stats. esbuild bundles this file
 // (build-page.ts) into public/build/chat.js.
 import { ErrorCode, RealtimeClient, RealtimeError } from '../../lib/client/index.js'
-import { ChatView, type ShownMessage } from './chat-view.js'
+import { ChatView, shortNodeName, type ShownMessage } from './chat-view.js'
 
 const DEFAULT_CHANNELS = ['general', 'random', 'ops']
 const STATS_EVERY_MS = 2000
 // The client's heartbeat ping doubles as the latency probe; every 5 s keeps the number fresh.
 const PING_EVERY_MS = 5000
 
-interface ChatData { text?: unknown, from?: unknown }
+/** What a chat line carries: `cid` is the sending page's id of the line, to match its echo. */
+interface ChatData { text?: unknown, from?: unknown, cid?: unknown }
 
 // nginx can hash on this cookie instead of the client address (`hash $cookie_rt_affinity
 // consistent`, see nginx.conf): the same browser then lands on the same node after a reconnect.
@@ -27,9 +28,15 @@ const channels = new Set(DEFAULT_CHANNELS)
 const joined = new Map<string, () => void>()
 /** Joined channels the current connection's node has confirmed; refilled after a reconnect. */
 const confirmed = new Set<string>()
+/** Channels the server refused, with its reason; the user may remove them. */
+const refused = new Map<string, string>()
 const unread = new Map<string, number>()
 const messages: ShownMessage[] = []
+/** Lines this page sent that the server has not echoed yet, by their `cid`. */
+const ownLines = new Map<string, ShownMessage>()
 let active = 'general'
+/** When the current outage began; undefined while connected. */
+let outageSince: number | undefined
 
 const wsUrl = new URL('/ws', location.href)
 wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
@@ -51,11 +58,11 @@ function system (text: string): void {
 }
 
 function renderMessages (): void {
-  view.renderMessages(messages.filter((message) => message.channel === null || message.channel === active))
+  view.renderMessages(messages.filter((message) => message.channel === null || message.channel === active), { retry: sendLine })
 }
 
 function renderChannels (): void {
-  view.renderChannels(channels, new Set(joined.keys()), confirmed, active, unread, { view: viewChannel, join, leave })
+  view.renderChannels(channels, { joined: new Set(joined.keys()), confirmed, refused }, active, unread, { view: viewChannel, join, leave, remove })
 }
 
 function viewChannel (channel: string): void {
@@ -68,21 +75,21 @@ function viewChannel (channel: string): void {
 function join (channel: string): void {
   if (joined.has(channel)) return
   channels.add(channel)
+  refused.delete(channel)
   // The client re-subscribes by itself after a reconnect, on whichever node it lands.
-  const subscription = client.subscribe<ChatData | null>(channel, (data, frame) => {
-    const { text, from } = data ?? {}
-    show({ channel, kind: 'message', from: typeof from === 'string' ? from : 'anonymous', text: typeof text === 'string' ? text : JSON.stringify(data), ts: frame.ts })
-  })
+  const subscription = client.subscribe<ChatData | null>(channel, (data, frame) => receive(channel, data, frame.ts))
   joined.set(channel, subscription)
-  // The server said no for good (forbidden, bad name, too many, no answer); the client has let the channel go.
-  subscription.ready.catch((err: Error) => {
+  subscription.ready.then(() => {
+    if (joined.get(channel) === subscription) system(`joined #${channel}`)
+  }, (err: Error) => {
+    // The server said no for good (forbidden, bad name, too many, no answer); the client has let the channel go.
     if (joined.get(channel) !== subscription) return
     joined.delete(channel)
     confirmed.delete(channel)
+    refused.set(channel, err.message)
     system(`could not join #${channel}: ${err.message}`)
     renderChannels()
   })
-  system(`joined #${channel}`)
   viewChannel(channel)
 }
 
@@ -94,9 +101,55 @@ function leave (channel: string): void {
   renderChannels()
 }
 
+function remove (channel: string): void {
+  if (joined.has(channel)) leave(channel)
+  channels.delete(channel)
+  refused.delete(channel)
+  unread.delete(channel)
+  if (active === channel) active = channels.values().next().value ?? 'general'
+  renderChannels()
+  renderMessages()
+}
+
+function receive (channel: string, data: ChatData | null, ts: number): void {
+  const { text, from, cid } = data ?? {}
+  const own = typeof cid === 'string' ? ownLines.get(cid) : undefined
+  if (own !== undefined) {
+    // The echo of a line typed here: it is already shown, now as delivered.
+    ownLines.delete(own.cid ?? '')
+    own.status = undefined
+    own.ts = ts
+    renderMessages()
+    return
+  }
+  show({ channel, kind: 'message', from: typeof from === 'string' ? from : 'anonymous', text: typeof text === 'string' ? text : JSON.stringify(data), ts })
+}
+
+/** Publishes a line shown as `sending` until the server acknowledges it, `failed` with a retry if it cannot. */
+function sendLine (line: ShownMessage): void {
+  if (line.channel === null || line.cid === undefined) return
+  line.status = 'sending'
+  ownLines.set(line.cid, line)
+  renderMessages()
+  // Queued by the client while disconnected and sent once the connection is back.
+  client.publish(line.channel, { from: line.from, text: line.text, cid: line.cid }).then(() => {
+    if (line.status === 'sending') line.status = undefined
+    renderMessages()
+  }, (err: Error) => {
+    line.status = 'failed'
+    line.error = err.message
+    renderMessages()
+  })
+}
+
 client.on('welcome', (welcome) => {
   view.setNode(welcome.nodeId)
-  system(`connected to node ${welcome.nodeId}`)
+  if (outageSince === undefined) {
+    system(`connected to node ${shortNodeName(welcome.nodeId)}`)
+  } else {
+    system(`reconnected after ${Math.max(1, Math.round((Date.now() - outageSince) / 1000))} s, to node ${shortNodeName(welcome.nodeId)}`)
+    outageSince = undefined
+  }
   client.ping().catch(() => {})
   refreshStats()
 })
@@ -126,13 +179,21 @@ client.on('error', (err) => {
   }
   system(`error: ${err.message}`)
 })
-client.on('close', ({ code, reason }) => {
+client.on('close', ({ code, reason, willReconnect }) => {
   view.setNode(undefined)
   view.setLatency(undefined)
   view.setStats({})
   confirmed.clear()
   renderChannels()
-  system(`disconnected (${code}${reason === '' ? '' : ` ${reason}`})`)
+  const why = `${code}${reason === '' ? '' : ` ${reason}`}`
+  if (!willReconnect) {
+    system(`disconnected (${why}); the server will not take this page back: reload to start again`)
+    return
+  }
+  // One line per outage, however many attempts it takes.
+  if (outageSince !== undefined) return
+  outageSince = Date.now()
+  system(`disconnected (${why}), reconnecting…`)
 })
 client.on('broadcast', (frame) => {
   const { text, from } = (frame.data ?? {}) as ChatData
@@ -144,7 +205,9 @@ document.getElementById('composer')!.addEventListener('submit', (event) => {
   const text = textInput.value.trim()
   if (text === '' || !joined.has(active)) return
   textInput.value = ''
-  client.publish(active, { from: nameInput.value.trim() || 'anonymous', text }).catch((err: Error) => system(`not sent: ${err.message}`))
+  const line: ShownMessage = { channel: active, kind: 'message', from: nameInput.value.trim() || 'anonymous', text, ts: Date.now(), cid: crypto.randomUUID() }
+  messages.push(line)
+  sendLine(line)
 })
 
 document.getElementById('add-channel')!.addEventListener('submit', (event) => {
@@ -157,6 +220,8 @@ document.getElementById('add-channel')!.addEventListener('submit', (event) => {
 })
 
 function refreshStats (): void {
+  // While disconnected the indicator says so; asking a node that is away would only fail.
+  if (client.state !== 'open') return
   fetch('/api/stats').then(async (response) => {
     view.setStats(response.ok ? await response.json() as Record<string, unknown> : {})
   }).catch(() => {

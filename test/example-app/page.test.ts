@@ -1,14 +1,15 @@
 // The chat page on one node in Chromium, when the server refuses a channel: for good
 // (a bad name) or for now (the node's Redis is away).
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { Page } from 'playwright-core'
 import { buildPage } from '../../example-app/build-page.js'
 import type { ExampleAppOptions } from '../../example-app/app.js'
+import { buildApp } from '../../example-app/app.js'
 import { launchBrowser, openPage } from '../helpers/browser.js'
-import { startNode } from '../helpers/example-cluster.js'
+import { artifactsDir, startNode } from '../helpers/example-cluster.js'
 import { eventually, freePort, startRedis } from '../helpers/redis-server.js'
 
 // One bundle for this file, in its own folder so that concurrent runs do not share it.
@@ -19,7 +20,7 @@ await buildPage(buildDir)
 async function openChat (t: Test, options: ExampleAppOptions = {}): Promise<{ page: Page, pageErrors: Error[], node: Awaited<ReturnType<typeof startNode>> }> {
   const node = await startNode(t, { ...options, pageBuildDir: buildDir })
   const browser = await launchBrowser(t)
-  const { page, pageErrors } = await openPage(t, browser, node.url)
+  const { page, pageErrors } = await openPage(t, browser, node.url, { consoleErrors: true })
   return { page, pageErrors, node }
 }
 
@@ -27,20 +28,98 @@ function systemLines (page: Page): Promise<string[]> {
   return page.$$eval('#messages li.system .text', (items) => items.map((item) => item.textContent ?? ''))
 }
 
-t.test('a channel the server refuses is shown as not joined, with the reason', async (t) => {
+t.test('a channel name the page cannot use is refused by the form, without a console error', async (t) => {
   const { page, pageErrors } = await openChat(t)
   await page.waitForSelector('#channels li[data-channel="general"][data-subscribed="true"]')
   await page.fill('#new-channel', 'bad channel!')
   await page.press('#new-channel', 'Enter')
+  t.equal(await page.$eval('#new-channel', (input) => (input as HTMLInputElement).validity.patternMismatch), true, 'the pattern attribute works')
+  t.equal(await page.locator('#channels li[data-channel="bad channel!"]').count(), 0, 'nothing joined, nothing listed')
+  await page.fill('#new-channel', 'team/eu-1')
+  await page.press('#new-channel', 'Enter')
+  await page.waitForSelector('#channels li[data-channel="team/eu-1"][data-subscribed="true"]')
+  t.ok((await systemLines(page)).includes('joined #team/eu-1'), 'a valid name with / and - joins')
+  t.same(pageErrors, [], 'no page error, no console error (the pattern compiles under the v flag, the favicon exists)')
+})
+
+t.test('a channel the server refuses says why, never "joined", and can be removed', async (t) => {
+  const { page, pageErrors } = await openChat(t)
+  await page.waitForSelector('#channels li[data-channel="general"][data-subscribed="true"]')
+  await page.fill('#new-channel', 'user:someone-else')
+  await page.press('#new-channel', 'Enter')
   await page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.system .text'))
-    .some((item) => item.textContent?.startsWith('could not join #bad channel!')))
-  t.ok((await systemLines(page)).includes('could not join #bad channel!: Invalid channel name'))
-  const item = page.locator('#channels li[data-channel="bad channel!"]')
-  t.equal(await item.getAttribute('class'), 'active', 'listed, not joined and not pending')
-  t.equal(await item.locator('.toggle').textContent(), 'join', 'the user can try again')
+    .some((item) => item.textContent?.startsWith('could not join #user:someone-else')))
+  const lines = await systemLines(page)
+  t.notOk(lines.includes('joined #user:someone-else'), '"joined" is said only after the server confirmed')
+  const item = page.locator('#channels li[data-channel="user:someone-else"]')
+  t.match(await item.getAttribute('class'), /\brefused\b/)
+  t.match(await page.textContent('#room-note'), /^the server refused this channel: /)
   t.equal(await page.isDisabled('#text'), true, 'nothing can be sent to it')
+  await item.locator('.remove').click()
+  t.equal(await page.locator('#channels li[data-channel="user:someone-else"]').count(), 0, 'removed from the list')
   t.same(pageErrors, [])
 })
+
+t.test('a line typed while the server is away is shown as sending, then delivered once', async (t) => {
+  const { page, pageErrors, node } = await openChat(t)
+  await page.waitForSelector('#channels li[data-channel="general"][data-subscribed="true"]')
+  await node.app.close()
+  await page.waitForSelector('#status[data-state="reconnecting"]')
+  await page.fill('#text', 'typed while offline')
+  await page.press('#text', 'Enter')
+  const line = page.locator('#messages li.message', { hasText: 'typed while offline' })
+  t.equal(await line.getAttribute('data-status'), 'sending')
+  t.match(await line.locator('.delivery').textContent(), 'sending')
+
+  // The same port again, as a restarted node would be.
+  const again = await buildApp({ pageBuildDir: buildDir })
+  t.teardown(() => again.close())
+  await again.listen({ port: node.port, host: '127.0.0.1' })
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.message'))
+    .some((item) => item.textContent?.includes('typed while offline') && !item.hasAttribute('data-status')))
+  t.equal(await page.locator('#messages li.message', { hasText: 'typed while offline' }).count(), 1, 'shown once, not again when it comes back from the server')
+  const system = await systemLines(page)
+  t.equal(system.filter((text) => text.startsWith('disconnected (')).length, 1, 'one line for the outage')
+  t.ok(system.some((text) => /^reconnected after \d+ s/.test(text)), 'and one when it ends')
+  t.same(pageErrors.filter((err) => !/WebSocket connection/.test(err.message)), [], 'no error but the refused reconnects of the outage')
+})
+
+t.test('a line the server refuses shows "not sent" with a retry', async (t) => {
+  const { page, pageErrors } = await openChat(t, { realtime: { allowClientPublish: false } })
+  await page.waitForSelector('#channels li[data-channel="general"][data-subscribed="true"]')
+  await page.fill('#text', 'nobody may publish')
+  await page.press('#text', 'Enter')
+  const line = page.locator('#messages li.message', { hasText: 'nobody may publish' })
+  await page.waitForSelector('#messages li.message[data-status="failed"]')
+  t.match(await line.locator('.delivery').textContent(), /^not sent: /)
+  await line.locator('.retry').click()
+  await page.waitForSelector('#messages li.message[data-status="failed"]')
+  t.equal(await page.locator('#messages li.message', { hasText: 'nobody may publish' }).count(), 1, 'a retry reuses the line')
+  t.same(pageErrors, [])
+})
+
+for (const width of [1280, 390]) {
+  t.test(`at ${width} px wide, long channel names and long words wrap inside the screen`, async (t) => {
+    const node = await startNode(t, { pageBuildDir: buildDir })
+    const browser = await launchBrowser(t)
+    const { page, pageErrors } = await openPage(t, browser, node.url, { consoleErrors: true, context: { viewport: { width, height: 800 } } })
+    await page.waitForSelector('#channels li[data-channel="general"][data-subscribed="true"]')
+    const longChannel = `room-${'x'.repeat(195)}`
+    await page.fill('#new-channel', longChannel)
+    await page.press('#new-channel', 'Enter')
+    await page.waitForSelector(`#channels li[data-channel="${longChannel}"][data-subscribed="true"]`)
+    await page.fill('#text', `a-very-long-word-${'y'.repeat(300)}`)
+    await page.press('#text', 'Enter')
+    await page.waitForSelector('#messages li.message:not([data-status])')
+    const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }))
+    t.ok(widths.page <= widths.viewport, `the page (${widths.page} px) is not wider than the viewport (${widths.viewport} px)`)
+    const send = await page.locator('#send').boundingBox()
+    t.ok(send !== null && send.x + send.width <= width, 'the Send button is on screen')
+    await mkdir(artifactsDir, { recursive: true })
+    await page.screenshot({ path: join(artifactsDir, `chat-${width}px.png`), fullPage: true })
+    t.same(pageErrors, [])
+  })
+}
 
 t.test('while the node cannot reach Redis the page says so once, and joins when Redis is back', async (t) => {
   const port = await freePort()

@@ -2,14 +2,17 @@
 // nginx; Ctrl-C (SIGINT to the script) stops them all, nodes first so clients hear 1001.
 // And `npm start`, which bundles the page a fresh clone has not built yet.
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { connect } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { CloseCode } from '../../lib/index.js'
 import { startProcess, waitForOutput, type ManagedProcess } from '../../example-app/cluster/child-process.js'
+import { portOwner } from '../../example-app/cluster/port-owner.js'
 import { freePort } from '../helpers/example-cluster.js'
+import { eventually } from '../helpers/redis-server.js'
+import { nextEvent, openClient } from '../helpers/realtime-client.js'
 import { TestClient } from '../helpers/ws-client.js'
 
 const script = fileURLToPath(new URL('../../example-app/start-cluster.ts', import.meta.url))
@@ -57,6 +60,75 @@ t.test('start:cluster serves through nginx on both nodes and Ctrl-C stops everyt
   t.equal((await client.closed).code, CloseCode.GOING_AWAY, 'clients are told 1001')
   t.equal((await cluster.exited).code, 0)
   for (const port of [clusterPort, node1, node2, redisPort]) t.ok(await portIsFree(port), `nothing listens on ${port} any more`)
+})
+
+/** Starts the cluster script on free ports and waits until it is ready. */
+async function startCluster (t: Test, stopSignal: NodeJS.Signals = 'SIGTERM'): Promise<{ cluster: ManagedProcess, ports: number[], output: () => string }> {
+  const ports = [await freePort(), await freePort(), await freePort(), await freePort()]
+  const [clusterPort, node1, node2, redisPort] = ports
+  const cluster = runScript(t, 'start:cluster', script, {
+    CLUSTER_PORT: String(clusterPort), NODE_PORTS: `${node1},${node2}`, REDIS_PORT: String(redisPort), BUILD_PAGE: '0', LOG_LEVEL: 'warn'
+  }, stopSignal)
+  let output = ''
+  cluster.child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  await waitForOutput(cluster, 'cluster ready')
+  return { cluster, ports, output: () => output }
+}
+
+t.test('a node killed with SIGKILL is restarted, and its clients continue on the other node through nginx', async (t) => {
+  const { ports: [clusterPort, node1, node2], output } = await startCluster(t)
+  const nodePorts = new Map([['node-1', node1], ['node-2', node2]])
+  const client = openClient(t, `ws://127.0.0.1:${clusterPort}/ws`)
+  const first = await nextEvent(client, 'welcome')
+  const messages: unknown[] = []
+  await client.subscribe('orders', (data) => messages.push(data)).ready
+
+  const victimPort = nodePorts.get(first.nodeId)
+  const victim = victimPort === undefined ? undefined : await portOwner(victimPort)
+  if (victim === undefined) throw new Error(`no process found for ${first.nodeId}`)
+  const moved = nextEvent(client, 'welcome', undefined, 15_000)
+  process.kill(victim.pid, 'SIGKILL')
+  const second = await moved
+  t.not(second.nodeId, first.nodeId, 'the client reconnected to the other node')
+  await nextEvent(client, 'subscribed', ({ channel }) => channel === 'orders', 15_000)
+
+  const response = await fetch(`http://127.0.0.1:${clusterPort}/api/channels/orders/messages`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'after the crash' })
+  })
+  t.equal(response.status, 200)
+  await eventually(() => messages.length === 1, 'the message reached the moved client')
+  t.same(messages, [{ text: 'after the crash', from: 'server' }])
+
+  await eventually(() => output().includes(`${first.nodeId} restarted`), `${first.nodeId} is restarted`, 20_000)
+  const stats = await (await fetch(`http://127.0.0.1:${victimPort}/api/stats`)).json() as { nodeId: string, broker: string }
+  t.match(stats, { nodeId: first.nodeId, broker: 'ready' }, 'the restarted node serves again')
+  t.match(output(), new RegExp(`${first.nodeId} exited \\(SIGKILL\\); restarting`), 'the exit was reported')
+})
+
+t.test('no child outlives the cluster script killed with SIGKILL', async (t) => {
+  const { cluster, ports } = await startCluster(t, 'SIGKILL')
+  cluster.child.kill('SIGKILL')
+  await cluster.exited
+  for (const port of ports) {
+    await eventually(() => portIsFree(port), `nothing listens on ${port} any more`, 15_000)
+    t.pass(`port ${port} is free`)
+  }
+})
+
+t.test('a start that finds its port taken says which port and by what', async (t) => {
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => blocker.close())
+  const address = blocker.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  const cluster = runScript(t, 'start:cluster', script, {
+    CLUSTER_PORT: String(address.port), NODE_PORTS: `${await freePort()},${await freePort()}`, REDIS_PORT: String(await freePort()), BUILD_PAGE: '0'
+  }, 'SIGTERM')
+  let output = ''
+  cluster.child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  t.equal((await cluster.exited).code, 1, 'the script stops with an error')
+  t.match(output, `port ${address.port} is taken by pid ${process.pid}`)
+  t.match(output, 'CLUSTER_PORT', 'and says how to move it')
 })
 
 t.test('npm start builds the page, runs one node with the embedded broker and stops on SIGTERM with 1001', async (t) => {

@@ -128,8 +128,9 @@ t.test('a getToken() that never answers is given up after connectTimeout and ask
     connectTimeout: 100,
     getToken: () => calls++ === 0 ? new Promise<string>(() => {}) : tokenFor('ada')
   })
-  const errors = record(client, 'error')
+  const closes = record(client, 'close')
   await nextEvent(client, 'welcome')
-  t.match(errors, [{ code: ErrorCode.REQUEST_TIMEOUT, message: /getToken\(\) did not answer/ }])
+  t.match(closes, [{ code: CloseCode.ABNORMAL, willReconnect: true }], 'the first attempt was given up and retried')
+  t.equal(calls, 2, 'getToken() was asked again for the retry')
   t.match(userOf(client), { sub: 'ada' })
 })

@@ -1,0 +1,143 @@
+// A broker for the workers of a `node:cluster` server on one machine: frames travel through
+// the primary (see cluster-relay.ts) over the workers' IPC channels, so N workers behind one
+// port share channels and broadcasts with nothing else installed. The primary is the one
+// point that orders: every worker sees a channel's frames in the same order, each once.
+// When the primary goes away the broker is `unavailable` and every publish fails with
+// `broker_unavailable` at once; a request the primary does not answer in `requestTimeout`
+// fails the same way instead of hanging.
+import { ErrorCode, RealtimeError } from '../errors.js'
+import type { Broker, BrokerContext, BrokerState } from './broker.js'
+import { ChannelInterest } from './channel-interest.js'
+import { RELAY_TAG, isRelayMessage, linkOfProcess, type IpcLink, type PrimaryMessage, type WorkerMessage } from './cluster/relay-messages.js'
+
+export interface ClusterBrokerOptions {
+  /** The channel to the primary; this worker's `process` by default. */
+  link?: IpcLink
+  /** Milliseconds the primary has to answer a subscribe or publish; default 5000. */
+  requestTimeout?: number
+}
+
+interface Waiting {
+  resolve: () => void
+  reject: (err: Error) => void
+  timer: ReturnType<typeof setTimeout>
+}
+
+type Request = WorkerMessage extends infer M ? M extends { id: number } ? Omit<M, 'id' | 'rt'> : never : never
+
+export class ClusterBroker implements Broker {
+  #state: BrokerState = 'starting'
+  readonly #link: IpcLink | undefined
+  readonly #requestTimeout: number
+  readonly #interest = new ChannelInterest()
+  readonly #waiting = new Map<number, Waiting>()
+  #sequence = 0
+  #onMessage: BrokerContext['onMessage'] | undefined
+  #detach: Array<() => void> = []
+
+  constructor (options: ClusterBrokerOptions = {}) {
+    const timeout = options.requestTimeout ?? 5000
+    if (!Number.isInteger(timeout) || timeout < 1) throw new TypeError('fastify-realtime: ClusterBroker requestTimeout must be a positive integer (ms)')
+    this.#requestTimeout = timeout
+    this.#link = options.link ?? (typeof process.send === 'function' ? linkOfProcess(process) : undefined)
+  }
+
+  get state (): BrokerState {
+    return this.#state
+  }
+
+  async start (context: BrokerContext): Promise<void> {
+    const link = this.#link
+    if (link === undefined) {
+      throw new Error('fastify-realtime: ClusterBroker runs in a node:cluster worker (this process has no IPC channel to a primary)')
+    }
+    this.#onMessage = context.onMessage
+    this.#detach = [
+      link.onMessage((message) => { if (isRelayMessage(message)) this.#receive(message as PrimaryMessage) }),
+      link.onClose(() => {
+        if (this.#state === 'closed') return
+        context.log.warn('cluster broker: the primary is gone; publishes fail until this worker is restarted')
+        this.#becomeUnavailable()
+      })
+    ]
+    try {
+      await this.#request({ op: 'hello', nodeId: context.nodeId })
+    } catch (err) {
+      this.#stopListening()
+      this.#state = 'unavailable'
+      throw new Error(`fastify-realtime: no answer from a cluster relay in the primary (call startClusterRelay(cluster) there): ${(err as Error).message}`)
+    }
+    this.#state = 'ready'
+  }
+
+  async publish (channel: string, frame: string): Promise<void> {
+    await this.#request({ op: 'publish', channel, frame })
+  }
+
+  async subscribe (channel: string): Promise<void> {
+    // The reference is taken even if the request fails (see Broker.subscribe).
+    if (!this.#interest.add(channel)) return
+    await this.#request({ op: 'subscribe', channel })
+  }
+
+  async unsubscribe (channel: string): Promise<void> {
+    if (!this.#interest.remove(channel) || this.#state !== 'ready') return
+    this.#link?.send({ rt: RELAY_TAG, op: 'unsubscribe', channel })
+  }
+
+  async close (): Promise<void> {
+    if (this.#state === 'closed') return
+    // What this worker still wanted goes, so the primary stops sending it.
+    if (this.#state === 'ready') for (const channel of this.#interest.channels()) this.#link?.send({ rt: RELAY_TAG, op: 'unsubscribe', channel })
+    this.#state = 'closed'
+    this.#stopListening()
+    this.#interest.clear()
+    this.#failWaiting('Broker is closed')
+    this.#onMessage = undefined
+  }
+
+  #request (request: Request): Promise<void> {
+    const link = this.#link
+    if (link === undefined || (this.#state !== 'ready' && !(this.#state === 'starting' && request.op === 'hello'))) {
+      return Promise.reject(new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Broker is ${this.#state}`))
+    }
+    const id = ++this.#sequence
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id)
+        reject(new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `The cluster primary did not answer within ${this.#requestTimeout} ms`))
+      }, this.#requestTimeout)
+      this.#waiting.set(id, { resolve, reject, timer })
+      link.send({ rt: RELAY_TAG, id, ...request } as WorkerMessage)
+    })
+  }
+
+  #receive (message: PrimaryMessage): void {
+    if (message.op === 'message') {
+      this.#onMessage?.(message.channel, message.frame)
+      return
+    }
+    const waiting = this.#waiting.get(message.id)
+    if (waiting === undefined) return
+    this.#waiting.delete(message.id)
+    clearTimeout(waiting.timer)
+    waiting.resolve()
+  }
+
+  #becomeUnavailable (): void {
+    this.#state = 'unavailable'
+    this.#failWaiting('The cluster primary is gone')
+  }
+
+  #failWaiting (reason: string): void {
+    for (const waiting of this.#waiting.values()) {
+      clearTimeout(waiting.timer)
+      waiting.reject(new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, reason))
+    }
+    this.#waiting.clear()
+  }
+
+  #stopListening (): void {
+    for (const detach of this.#detach.splice(0)) detach()
+  }
+}

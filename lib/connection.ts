@@ -19,6 +19,8 @@ export interface ConnectionInit {
   remoteAddress: string
   log: FastifyBaseLogger
   user?: unknown
+  /** Keeps a frame back while the application sends a fragmented message on the socket; true if it did. */
+  holdIfMidMessage?: (connection: Connection, text: string) => boolean
 }
 
 /** Counters shared by every connection of one plugin instance. */
@@ -43,12 +45,14 @@ export class Connection {
   readonly log: FastifyBaseLogger
   /** What `authenticate` returned for this connection, if anything. */
   user: unknown
-  /** Cleared by each heartbeat sweep; set again by a pong or a frame the server processes. */
+  /** Cleared by each heartbeat sweep; set again by the pong answering its ping or a frame the server processes. */
   alive = true
   readonly #counters: TrafficCounters
+  readonly #holdIfMidMessage: ConnectionInit['holdIfMidMessage']
 
   constructor (init: ConnectionInit, counters: TrafficCounters) {
     this.socket = init.socket
+    this.#holdIfMidMessage = init.holdIfMidMessage
     this.remoteAddress = init.remoteAddress
     this.log = init.log.child({ connectionId: this.id })
     this.user = init.user
@@ -65,6 +69,8 @@ export class Connection {
     const text = JSON.stringify(message)
     this.#counters.messagesOut++
     this.#counters.bytesOut += Buffer.byteLength(text)
+    // A frame sent between the fragments of a message would break it (or join it).
+    if (this.#holdIfMidMessage?.(this, text) === true) return
     this.socket.send(text)
   }
 

@@ -11,6 +11,12 @@
 // nothing deflating or queued. Otherwise the frame goes through `socket.send`, which queues it
 // behind ws' own work. Replies sent with `socket.send` on the same socket land in the same
 // TCP write queue, so the order between them and fanned-out frames is the order of the calls.
+//
+// While the application is in the middle of a fragmented message on `connection.socket`
+// (`send(data, { fin: false })`), nothing may go out: a frame written between fragments breaks
+// the message, and one given to `socket.send` would become one of its fragments. Such frames
+// are held, in order, and sent once the message is complete (checked on the next publish to
+// that connection, or by one recheck timer for all held connections).
 import WebSocket from 'ws'
 import { kCorked, type Connection, type TrafficCounters } from './connection.js'
 import { hasKnownInternals, textFrame, type WebSocketWithInternals } from './ws-internals.js'
@@ -19,6 +25,14 @@ import { hasKnownInternals, textFrame, type WebSocketWithInternals } from './ws-
 const SEND_AS_TEXT = { binary: false } as const
 const OPEN = WebSocket.OPEN
 const SENDER_IDLE = 0
+/** How often connections holding frames are checked for the end of their fragmented message. */
+const HELD_RECHECK_MS = 10
+
+/** Frames kept back from a connection until its fragmented message is complete. */
+interface HeldFrames {
+  payloads: Buffer[]
+  bytes: number
+}
 
 /**
  * Decides, per recipient and frame, whether the frame may be queued: the slow-consumer cap.
@@ -37,7 +51,11 @@ export class FanOut {
   #corked: Connection[] = []
   #flushTimer: NodeJS.Immediate | undefined
   /** Whether ws exposes what the fast path checks; decided on the first socket seen. */
-  #fast: boolean | undefined
+  #internals: boolean | undefined
+  readonly #writeDirect: boolean
+  /** Connections in the middle of a fragmented message, with the frames kept back for them. */
+  readonly #held = new Map<Connection, HeldFrames>()
+  #heldTimer: NodeJS.Timeout | undefined
 
   /**
    * `writeDirect: false` sends every frame through `socket.send`: needed when permessage-deflate
@@ -46,7 +64,7 @@ export class FanOut {
   constructor (counters: TrafficCounters, admission?: Admission, { writeDirect = true } = {}) {
     this.#counters = counters
     this.#admission = admission
-    if (!writeDirect) this.#fast = false
+    this.#writeDirect = writeDirect
   }
 
   /** Sends `frame` to every open connection in `recipients`; returns how many got it. */
@@ -57,8 +75,8 @@ export class FanOut {
     for (const connection of recipients) {
       const socket = connection.socket as WebSocketWithInternals
       if (socket.readyState !== OPEN) continue
-      this.#fast ??= hasKnownInternals(socket)
-      if (!this.#fast) {
+      this.#internals ??= hasKnownInternals(socket)
+      if (!this.#internals) {
         if (this.#admission === undefined || this.#admission.admit(connection, payload.length)) {
           socket.send(payload, SEND_AS_TEXT)
           sent++
@@ -68,9 +86,22 @@ export class FanOut {
       const tcp = socket._socket!
       // Ended by the peer but not yet seen by ws: about to close, nothing more to write.
       if (!tcp.writable) continue
+      const sender = socket._sender!
+      if (!sender._firstFragment) {
+        if (this.#hold(connection, payload)) sent++
+        continue
+      }
+      // What was held for it goes first, now that its fragmented message is complete.
+      if (this.#held.size !== 0) this.#release(connection)
+      if (!this.#writeDirect) {
+        if (this.#admission === undefined || this.#admission.admit(connection, payload.length)) {
+          socket.send(payload, SEND_AS_TEXT)
+          sent++
+        }
+        continue
+      }
       wire ??= textFrame(payload)
       if (this.#admission !== undefined && !this.#admission.admit(connection, wire.length)) continue
-      const sender = socket._sender!
       if (sender._state === SENDER_IDLE && sender._queue.length === 0) {
         if (!connection[kCorked]) {
           tcp.cork()
@@ -87,6 +118,61 @@ export class FanOut {
     this.#counters.messagesOut += sent
     this.#counters.bytesOut += sent * payload.length
     return sent
+  }
+
+  /**
+   * For a frame sent to one connection outside the fan-out (a reply): true when it was taken
+   * care of here, held because the application is in the middle of a fragmented message (or
+   * refused by the cap). False means send it now; anything held before it has gone first.
+   */
+  holdIfMidMessage (connection: Connection, text: string): boolean {
+    const sender = (connection.socket as WebSocketWithInternals)._sender
+    if (sender?._firstFragment === false) {
+      this.#hold(connection, Buffer.from(text))
+      return true
+    }
+    if (this.#held.size !== 0) this.#release(connection)
+    return false
+  }
+
+  /** Keeps `payload` back until the connection's fragmented message is complete; false if the cap refused it. */
+  #hold (connection: Connection, payload: Buffer): boolean {
+    let held = this.#held.get(connection)
+    // Held frames count against the cap like queued ones: a message that never ends cannot hoard.
+    if (this.#admission !== undefined && !this.#admission.admit(connection, (held?.bytes ?? 0) + payload.length)) return false
+    if (held === undefined) {
+      held = { payloads: [], bytes: 0 }
+      this.#held.set(connection, held)
+    }
+    held.payloads.push(payload)
+    held.bytes += payload.length
+    if (this.#heldTimer === undefined) {
+      this.#heldTimer = setTimeout(this.#recheckHeld, HELD_RECHECK_MS)
+      this.#heldTimer.unref()
+    }
+    return true
+  }
+
+  /** Sends what was held for `connection` through ws, in order; its fragmented message must be complete. */
+  #release (connection: Connection): void {
+    const held = this.#held.get(connection)
+    if (held === undefined) return
+    this.#held.delete(connection)
+    const socket = connection.socket
+    for (const payload of held.payloads) socket.send(payload, SEND_AS_TEXT)
+  }
+
+  readonly #recheckHeld = (): void => {
+    this.#heldTimer = undefined
+    for (const connection of this.#held.keys()) {
+      const socket = connection.socket as WebSocketWithInternals
+      if (socket.readyState !== OPEN) this.#held.delete(connection)
+      else if (socket._sender!._firstFragment) this.#release(connection)
+    }
+    if (this.#held.size !== 0) {
+      this.#heldTimer = setTimeout(this.#recheckHeld, HELD_RECHECK_MS)
+      this.#heldTimer.unref()
+    }
   }
 
   /** Uncorks every socket written to since the last flush: one writev each. */

@@ -1,6 +1,13 @@
 // Finds dead peers with one timer per server, not one per socket: a sweep pings every
 // socket, and a check `timeout` ms later terminates those that stayed silent.
+//
+// Each sweep pings with a fresh random payload, and only a pong echoing it counts as an
+// answer: a peer that never reads cannot see the ping, so unsolicited pongs (which RFC 6455
+// allows at any time) do not keep it.
+import { randomBytes } from 'node:crypto'
 import type { Connection } from './connection.js'
+
+const PING_PAYLOAD_BYTES = 8
 
 export interface HeartbeatOptions {
   /** Milliseconds between pings. */
@@ -14,6 +21,8 @@ export class Heartbeat {
   readonly #onDead: (connection: Connection) => void
   readonly #options: HeartbeatOptions
   #timer: NodeJS.Timeout | undefined
+  /** The payload of this sweep's ping, shared by every socket. */
+  #payload: Buffer = randomBytes(PING_PAYLOAD_BYTES)
 
   constructor (connections: () => Iterable<Connection>, options: HeartbeatOptions, onDead: (connection: Connection) => void) {
     this.#connections = connections
@@ -30,6 +39,11 @@ export class Heartbeat {
     this.#timer = undefined
   }
 
+  /** True when a pong carrying `data` answers the latest sweep's ping. */
+  isAnswer (data: Buffer): boolean {
+    return data.equals(this.#payload)
+  }
+
   #schedule (step: () => void, delay: number): void {
     this.#timer = setTimeout(step, delay)
     // The heartbeat alone must never keep a process alive.
@@ -37,10 +51,11 @@ export class Heartbeat {
   }
 
   #ping = (): void => {
+    this.#payload = randomBytes(PING_PAYLOAD_BYTES)
     for (const connection of this.#connections()) {
       if (!connection.isOpen) continue
       connection.alive = false
-      connection.socket.ping()
+      connection.socket.ping(this.#payload)
     }
     this.#schedule(this.#check, this.#options.timeout)
   }

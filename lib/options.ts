@@ -10,6 +10,8 @@ import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
 import { createSessionExpiry, type SessionExpiryFunction } from './sessions/session-expiry.js'
 import { MIN_SECRET_BYTES, SubscriptionTokens } from './sessions/subscription-token.js'
+import { checkContract } from './channels/contract.js'
+import type { RealtimeContract } from './channels/contract-types.js'
 
 export const OptionsSchema = Type.Object({
   /** Route of the WebSocket endpoint. */
@@ -103,6 +105,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   sessionExpiry?: SessionExpiryFunction
   /** HMAC secret (at least 32 bytes) of subscription tokens; unset, `subscribe` frames with a token are refused. */
   subscriptionTokenSecret?: string | Buffer
+  /** Channel rules and message types from `defineContract()`; its `channels` replace the `channels` option. */
+  contract?: RealtimeContract
 }
 
 export interface ResolvedOptions extends DataOptions {
@@ -115,6 +119,7 @@ export interface ResolvedOptions extends DataOptions {
   channels: ChannelRules
   sessionExpiry: (user: unknown) => number | undefined
   subscriptionTokens: SubscriptionTokens | undefined
+  contract: RealtimeContract | undefined
 }
 
 const validator = Compile(OptionsSchema)
@@ -158,7 +163,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, sessionExpiry, subscriptionTokenSecret } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, contract, sessionExpiry, subscriptionTokenSecret } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -188,7 +193,11 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   checkFunction('sessionExpiry', sessionExpiry)
   checkSecret(subscriptionTokenSecret)
   const idOf = userId ?? defaultUserId
-  const channelRules = new ChannelRules(channels ?? [])
+  checkContract(contract)
+  if (contract?.channels !== undefined && channels !== undefined) {
+    throw new TypeError('fastify-realtime: give the channel rules either in contract.channels or in channels, not both')
+  }
+  const channelRules = new ChannelRules(contract?.channels ?? channels ?? [])
   return {
     ...resolved,
     nodeId: resolved.nodeId ?? randomUUID(),
@@ -199,6 +208,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     channels: channelRules,
     sessionExpiry: createSessionExpiry(sessionExpiry),
     subscriptionTokens: subscriptionTokenSecret === undefined ? undefined : new SubscriptionTokens(subscriptionTokenSecret),
+    contract,
     userId: (user) => {
       const id = idOf(user)
       return id === undefined || id === null || id === '' ? undefined : String(id)

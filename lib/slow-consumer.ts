@@ -1,7 +1,7 @@
 // Caps what a connection may have queued and unsent. A client that does not read makes the
 // server's socket buffer grow with every frame; without a cap that is a memory hole one
-// client can dig. The gauge is the socket's `writableLength` (bytes handed to the kernel
-// socket and not yet taken by it), not ws' `bufferedAmount`.
+// client can dig. The gauge is what the kernel has not taken yet: the TCP socket's
+// `writableLength` plus what ws' sender holds back while it deflates (ws-internals.ts).
 import type { Connection } from './connection.js'
 import { CloseCode } from './errors.js'
 import type { SlowConsumerOptions } from './options.js'

@@ -1,7 +1,7 @@
 // The parts of `ws` the plugin relies on beyond its typed API, in one place: the static
 // `Sender.frame` (public in ws, missing from @types/ws), the private fields that tell whether
-// writing straight to a WebSocket's TCP socket keeps ws' own frame order, and that TCP socket's
-// queue, which the slow-consumer cap reads.
+// writing straight to a WebSocket's TCP socket keeps ws' own frame order, and the bytes its
+// TCP socket and its sender hold, which the slow-consumer cap reads.
 import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 
@@ -23,6 +23,10 @@ interface SenderState {
   _state: number
   /** Sends waiting for the state to return to DEFAULT; they must go out before anything we write. */
   _queue: unknown[]
+  /** False between the fragments of a message sent with `send(data, { fin: false })`. */
+  _firstFragment: boolean
+  /** Bytes of the messages being deflated (or read from a Blob) and queued behind them. */
+  _bufferedBytes?: number
 }
 
 export type WebSocketWithInternals = WebSocket & {
@@ -50,13 +54,21 @@ export function hasKnownInternals (socket: WebSocket): boolean {
   return typeof Sender?.frame === 'function' &&
     internals._sender !== null && typeof internals._sender === 'object' &&
     typeof internals._sender._state === 'number' && Array.isArray(internals._sender._queue) &&
+    typeof internals._sender._firstFragment === 'boolean' &&
     internals._socket !== null && typeof internals._socket === 'object' &&
     typeof internals._socket.cork === 'function'
 }
 
-/** Bytes queued on a ws socket's TCP socket and not yet taken by the kernel (corked bytes included). */
+/**
+ * Bytes a ws socket holds and the kernel has not taken yet: its TCP socket's queue (corked
+ * bytes included) plus the messages ws' sender keeps back while it deflates (uncompressed
+ * size, queued sends included). Without the sender's count, a burst with permessage-deflate
+ * on piles up in ws unseen.
+ */
 export function queuedBytes (socket: WebSocket): number {
-  return (socket as WebSocketWithInternals)._socket?.writableLength ?? 0
+  const internals = socket as WebSocketWithInternals
+  const held = internals._sender?._bufferedBytes
+  return (internals._socket?.writableLength ?? 0) + (typeof held === 'number' ? held : 0)
 }
 
 /**

@@ -55,7 +55,11 @@ t.test('bad redis options fail at register time', async (t) => {
     [{ redis: { url: redis.url }, broker: new MemoryBroker() }, /either broker or redis/],
     [{ redis: 'redis://127.0.0.1' }, /redis must be an object/],
     [{ redis: { url: 'http://127.0.0.1' } }, /redis\.url must be a redis:\/\/ or rediss:\/\/ URL/],
-    [{ redis: { client: undefined, keyPrefix: 5 } }, /keyPrefix must be a string/]
+    [{ redis: { client: undefined, keyPrefix: 5 } }, /keyPrefix must be a string/],
+    [{ redis: { url: redis.url, commandTimeout: 0 } }, /redis\.commandTimeout must be a whole number of milliseconds/],
+    [{ redis: { url: redis.url, commandTimeout: '5000' } }, /redis\.commandTimeout must be a whole number of milliseconds/],
+    [{ redis: { url: redis.url, pingInterval: 2.5 } }, /redis\.pingInterval must be a whole number of milliseconds/],
+    [{ redis: { url: redis.url, pingInterval: 2 ** 31 } }, /redis\.pingInterval must be a whole number of milliseconds/]
   ] as const) {
     const app = Fastify()
     t.teardown(() => app.close())

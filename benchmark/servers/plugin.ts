@@ -1,6 +1,7 @@
 // fastify-realtime as a benchmark peer: the plugin as a user registers it, logger off.
 import Fastify from 'fastify'
-import realtime, { type Broker } from '../../lib/index.js'
+import Type from 'typebox'
+import realtime, { type Broker, type ChannelRuleOptions } from '../../lib/index.js'
 import { serve } from './peer-control.js'
 
 const app = Fastify({ logger: false })
@@ -11,7 +12,11 @@ if (redisUrl !== undefined) {
   const { createRedisBroker } = await import('./redis-broker.js')
   broker = await createRedisBroker(redisUrl)
 }
-await app.register(realtime, { path: '/ws', ...(broker === undefined ? {} : { broker }) })
+// BENCH_CHANNEL_SCHEMA: every channel has a rule whose schema describes what peer-control publishes.
+const channels: ChannelRuleOptions[] = process.env.BENCH_CHANNEL_SCHEMA === '1'
+  ? [{ match: '*', schema: Type.Object({ t: Type.Number(), s: Type.Integer({ minimum: 0 }), p: Type.String() }, { additionalProperties: false }) }]
+  : []
+await app.register(realtime, { path: '/ws', channels, ...(broker === undefined ? {} : { broker }) })
 await app.listen({ port: 0, host: '127.0.0.1' })
 const address = app.server.address()
 if (address === null || typeof address === 'string') throw new Error('no port')

@@ -8,6 +8,7 @@ import { ErrorCode, RealtimeError } from '../errors.js'
 import type { Broker, BrokerContext, BrokerListener, BrokerState } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
 import { envelopeHeader, parseEnvelope } from './envelope.js'
+import { LinkWatch, dropLink, isCommandTimeout, withDeadline } from './redis-link-watch.js'
 
 export interface RedisBrokerOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With `sharded`, one node of the cluster. */
@@ -25,19 +26,35 @@ export interface RedisBrokerOptions {
   sharded?: boolean
   /** Start even when Redis is unreachable: publishes fail with `broker_unavailable` until it is reached. */
   startDegraded?: boolean
+  /**
+   * Milliseconds Redis has to answer a command (PUBLISH, SUBSCRIBE, the watch's PING).
+   * Past it the command fails with `broker_unavailable` and the link counts as dead: it is
+   * dropped and reconnected like a closed one. Default 5000.
+   */
+  commandTimeout?: number
+  /** Milliseconds between PINGs on the broker's connections, which find a dead idle link. Default 5000. */
+  pingInterval?: number
 }
 
 type RedisConnection = Redis | Cluster
 
 const DEFAULT_KEY_PREFIX = 'fastify-realtime:'
 const QUIT_TIMEOUT = 2000
+const DEFAULT_COMMAND_TIMEOUT = 5000
+const DEFAULT_PING_INTERVAL = 5000
+/** TCP keepalive idle time for the broker's connections (ioredis' default 0 leaves the OS' two hours). */
+const DEFAULT_KEEP_ALIVE = 10_000
 
 export class RedisBroker implements Broker {
   readonly #options: RedisBrokerOptions
   readonly #keyPrefix: string
   readonly #sharded: boolean
   readonly #address: string
+  readonly #commandTimeout: number
+  readonly #watch: LinkWatch
   readonly #interest = new ChannelInterest()
+  /** Connections found dead and dropped, until ioredis reports their close. */
+  readonly #stalled = new Set<RedisConnection>()
   /** Channels Redis acknowledged on the current subscriber connection. */
   readonly #subscribed = new Set<string>()
   /** Tail of each channel's queue of SUBSCRIBE/UNSUBSCRIBE operations. */
@@ -69,6 +86,12 @@ export class RedisBroker implements Broker {
     this.#keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
     this.#sharded = options.sharded === true
     this.#address = describeAddress(options)
+    this.#commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT
+    this.#watch = new LinkWatch(
+      () => this.#watchedConnections(),
+      { interval: options.pingInterval ?? DEFAULT_PING_INTERVAL, timeout: this.#commandTimeout },
+      (connection, err) => { if (isCommandTimeout(err)) this.#onStalled(connection, 'PING') }
+    )
   }
 
   get state (): BrokerState {
@@ -90,7 +113,7 @@ export class RedisBroker implements Broker {
     } else {
       this.#publisher = client
     }
-    this.#subscriber = duplicateForSubscribing(this.#publisher, this.#sharded, connectionName + ':sub')
+    this.#subscriber = duplicateForSubscribing(this.#publisher, this.#sharded, connectionName + ':sub', this.#commandTimeout)
 
     this.#publisher.on('ready', this.#onConnectionChange)
     this.#publisher.on('close', this.#onConnectionChange)
@@ -101,6 +124,7 @@ export class RedisBroker implements Broker {
     this.#subscriber.on('close', this.#onSubscriberClose)
     this.#subscriber.on('ready', this.#onSubscriberReady)
     this.#subscriber.on(this.#sharded ? 'smessage' : 'message', this.#onRedisMessage)
+    this.#watch.start()
 
     try {
       await Promise.all([
@@ -129,11 +153,13 @@ export class RedisBroker implements Broker {
     if (this.#state !== 'ready' || this.#publisher === undefined) throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     const key = this.#keyPrefix + channel
     const envelope = this.#header + frame
+    const publisher = this.#publisher
     try {
-      if (this.#sharded) await this.#publisher.spublish(key, envelope)
-      else await this.#publisher.publish(key, envelope)
+      await withDeadline(this.#sharded ? publisher.spublish(key, envelope) : publisher.publish(key, envelope), this.#commandTimeout)
     } catch (err) {
       this.#log?.debug({ err, channel }, 'Redis PUBLISH failed')
+      // A client the user owns is theirs to reconnect: only our own links are dropped.
+      if (isCommandTimeout(err) && this.#ownsPublisher) this.#onStalled(publisher, 'PUBLISH')
       throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
   }
@@ -162,6 +188,7 @@ export class RedisBroker implements Broker {
   async close (): Promise<void> {
     if (this.#state === 'closed') return
     this.#state = 'closed'
+    this.#watch.stop()
     this.#interest.clear()
     this.#subscribed.clear()
     this.#onMessage = undefined
@@ -202,15 +229,42 @@ export class RedisBroker implements Broker {
     if (wanted === this.#subscribed.has(channel)) return
     const key = this.#keyPrefix + channel
     const epoch = this.#epoch
-    if (wanted) {
-      if (this.#sharded) await subscriber.ssubscribe(key)
-      else await subscriber.subscribe(key)
-      if (epoch === this.#epoch) this.#subscribed.add(channel)
-    } else {
-      this.#subscribed.delete(channel)
-      if (this.#sharded) await subscriber.sunsubscribe(key)
-      else await subscriber.unsubscribe(key)
+    try {
+      if (wanted) {
+        await withDeadline(this.#sharded ? subscriber.ssubscribe(key) : subscriber.subscribe(key), this.#commandTimeout)
+        if (epoch === this.#epoch) this.#subscribed.add(channel)
+      } else {
+        this.#subscribed.delete(channel)
+        await withDeadline(this.#sharded ? subscriber.sunsubscribe(key) : subscriber.unsubscribe(key), this.#commandTimeout)
+      }
+    } catch (err) {
+      // Unanswered: whether Redis took it is unknown, so the link goes, and the restore after
+      // the reconnect subscribes exactly the channels with interest.
+      if (isCommandTimeout(err)) this.#onStalled(subscriber, wanted ? 'SUBSCRIBE' : 'UNSUBSCRIBE')
+      throw err
     }
+  }
+
+  // Dead links
+
+  /** The connections the watch pings: the subscriber always, the publisher when the broker owns it. */
+  #watchedConnections (): RedisConnection[] {
+    const watched: RedisConnection[] = []
+    if (this.#subscriber !== undefined && !this.#subscriber.isCluster) watched.push(this.#subscriber)
+    if (this.#ownsPublisher && this.#publisher !== undefined && !this.#publisher.isCluster) watched.push(this.#publisher)
+    return watched
+  }
+
+  /** A command on `connection` went unanswered: drop the link, and let the close path take over. */
+  #onStalled (connection: RedisConnection, command: string): void {
+    if (this.#state === 'closed' || connection.status !== 'ready') return
+    const role = connection === this.#subscriber ? 'subscriber' : 'publisher'
+    this.#log?.warn({ redis: this.#address, connection: role, command, timeout: this.#commandTimeout }, 'Redis did not answer in time: dropping the link and reconnecting')
+    // Unavailable from now, not from the close event a turn later: nothing more is written into a dead link.
+    this.#stalled.add(connection)
+    connection.once('close', () => this.#stalled.delete(connection))
+    dropLink(connection)
+    this.#onConnectionChange()
   }
 
   // Connection events
@@ -262,7 +316,10 @@ export class RedisBroker implements Broker {
   }
 
   #isConnected (): boolean {
-    return this.#publisher?.status === 'ready' && this.#subscriber?.status === 'ready' && this.#restoreDone === this.#restoreStarted
+    const publisher = this.#publisher
+    const subscriber = this.#subscriber
+    return publisher?.status === 'ready' && subscriber?.status === 'ready' && this.#restoreDone === this.#restoreStarted &&
+      (this.#stalled.size === 0 || (!this.#stalled.has(publisher) && !this.#stalled.has(subscriber)))
   }
 
   #setState (next: BrokerState): void {
@@ -280,20 +337,23 @@ export class RedisBroker implements Broker {
     // No offline queue and no retry: a PUBLISH Redis has not answered when the link drops is
     // rejected then, never written again after the reconnect (Redis may have delivered it
     // already: a resend would deliver it twice), and never left waiting while Redis is away.
-    const overrides = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName }
+    // `commandTimeout` also bounds the handshake of a reconnect (its ready check), which our
+    // deadlines do not see.
+    const liveness = { keepAlive: this.#options.redis?.keepAlive ?? DEFAULT_KEEP_ALIVE, commandTimeout: this.#commandTimeout }
+    const overrides = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName, ...liveness }
     const { url, redis } = this.#options
     if (this.#sharded) {
       return new Cluster([url ?? { host: redis?.host ?? '127.0.0.1', port: redis?.port ?? 6379 }], {
         lazyConnect: true,
         enableOfflineQueue: false,
-        redisOptions: { ...redis, maxRetriesPerRequest: 0, connectionName }
+        redisOptions: { ...redis, maxRetriesPerRequest: 0, connectionName, ...liveness }
       })
     }
     return url === undefined ? new Redis({ ...redis, ...overrides }) : new Redis(url, { ...redis, ...overrides })
   }
 }
 
-function duplicateForSubscribing (connection: RedisConnection, sharded: boolean, connectionName: string): RedisConnection {
+function duplicateForSubscribing (connection: RedisConnection, sharded: boolean, connectionName: string, commandTimeout: number): RedisConnection {
   // Our own resubscription (on 'ready') replaces ioredis' so the broker knows when it is done;
   // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting. A command
   // unanswered when the link drops must settle: with `autoResendUnfulfilledCommands` off,
@@ -311,14 +371,20 @@ function duplicateForSubscribing (connection: RedisConnection, sharded: boolean,
     // On a cluster one shard can drop while the others (and the cluster's 'ready') stay:
     // ioredis' subscriber group takes a returning shard's channels again, so its own
     // resubscription is left on here.
+    const redisOptions = connection.options.redisOptions
     return connection.duplicate([], {
       lazyConnect: true,
       enableOfflineQueue: false,
       shardedSubscribers: sharded,
-      redisOptions: { ...connection.options.redisOptions, maxRetriesPerRequest: 0, connectionName }
+      redisOptions: { ...redisOptions, maxRetriesPerRequest: 0, connectionName, commandTimeout, keepAlive: keepAliveOf(redisOptions?.keepAlive) }
     })
   }
-  return connection.duplicate({ ...overrides, connectionName })
+  return connection.duplicate({ ...overrides, connectionName, commandTimeout, keepAlive: keepAliveOf(connection.options.keepAlive) })
+}
+
+/** A keepalive the user chose, or ours: ioredis' default 0 means the OS' idle time of two hours. */
+function keepAliveOf (configured: number | undefined): number {
+  return configured !== undefined && configured > 0 ? configured : DEFAULT_KEEP_ALIVE
 }
 
 function isCluster (connection: RedisConnection): connection is Cluster {
@@ -381,7 +447,7 @@ function describeAddress (options: RedisBrokerOptions): string {
 
 function checkOptions (options: RedisBrokerOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('fastify-realtime: redis options must be an object')
-  const { url, redis, client, keyPrefix, sharded, startDegraded } = options
+  const { url, redis, client, keyPrefix, sharded, startDegraded, commandTimeout, pingInterval } = options
   if (url !== undefined) {
     if (typeof url !== 'string' || !URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol)) {
       throw new TypeError('fastify-realtime: redis.url must be a redis:// or rediss:// URL')
@@ -398,4 +464,11 @@ function checkOptions (options: RedisBrokerOptions): void {
   if (keyPrefix !== undefined && typeof keyPrefix !== 'string') throw new TypeError('fastify-realtime: redis.keyPrefix must be a string')
   if (sharded !== undefined && typeof sharded !== 'boolean') throw new TypeError('fastify-realtime: redis.sharded must be a boolean')
   if (startDegraded !== undefined && typeof startDegraded !== 'boolean') throw new TypeError('fastify-realtime: redis.startDegraded must be a boolean')
+  if (commandTimeout !== undefined && !isMilliseconds(commandTimeout)) throw new TypeError('fastify-realtime: redis.commandTimeout must be a whole number of milliseconds (1 to 2147483647)')
+  if (pingInterval !== undefined && !isMilliseconds(pingInterval)) throw new TypeError('fastify-realtime: redis.pingInterval must be a whole number of milliseconds (1 to 2147483647)')
+}
+
+/** A delay setTimeout takes as given (larger ones fire at once). */
+function isMilliseconds (value: unknown): boolean {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 2_147_483_647
 }

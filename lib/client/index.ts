@@ -8,6 +8,7 @@ export type { RealtimeClientOptions, WebSocketLike, WebSocketConstructor } from 
 export type { GetToken } from './session.js'
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
 export type { BackoffOptions } from './backoff.js'
+export type { RealtimeContract, ChannelName, ChannelData, MessageType, RequestFields, ReplyOf } from './contract-types.js'
 export { ErrorCode, CloseCode, FINAL_CLOSE_CODES, RealtimeError, errorMessages } from '../errors.js'
 export type {
   ServerMessage, WelcomeMessage, PongMessage, ChannelMessage, BroadcastMessage, ChatBroadcastMessage,

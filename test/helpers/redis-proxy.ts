@@ -1,7 +1,8 @@
 // A TCP proxy between a broker and a real redis-server, for faults a killed server cannot
 // make on its own: a link on which commands reach Redis but the replies never come back,
-// then a cut with those commands unanswered, and a Redis that refuses new connections for
-// a while. Each client connection gets its own link, found by what the client wrote on it
+// then a cut with those commands unanswered, a Redis that refuses new connections for
+// a while, and a black hole: links that stay open but carry nothing (a hung server, a
+// partition, a NAT that forgot the connection). Each client connection gets its own link, found by what the client wrote on it
 // (ioredis sends its connection name first).
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { once } from 'node:events'
@@ -10,6 +11,8 @@ import type { Test } from 'tap'
 export interface ProxyLink {
   /** While true, Redis' replies on this link are dropped before they reach the client. */
   swallowReplies: boolean
+  /** While true, nothing crosses this link in either direction, and it stays open. */
+  blackHole: boolean
   /** Resolves once the client has written `text` on this link (a channel name, a payload). */
   written: (text: string) => Promise<void>
   /** Drops the link on both sides, as a network failure would. */
@@ -25,6 +28,8 @@ export interface RedisProxy {
   refuse: boolean
   /** How many connections were refused so far. */
   refused: number
+  /** While true, every link (open ones and new ones) is a black hole: accepted, open, silent. */
+  blackHole: boolean
 }
 
 interface LinkState extends ProxyLink {
@@ -65,6 +70,7 @@ export async function startRedisProxy (t: Test, redisPort: number): Promise<Redi
       upstream,
       waiters: [],
       swallowReplies: false,
+      blackHole: false,
       written: (text) => new Promise((resolve) => {
         link.waiters.push({ text, resolve })
         onWritten(link)
@@ -75,13 +81,15 @@ export async function startRedisProxy (t: Test, redisPort: number): Promise<Redi
       }
     }
     links.push(link)
+    const silent = (): boolean => proxy.blackHole || link.blackHole
     client.on('data', (data: Buffer) => {
-      upstream.write(data)
+      // Lost on the way, not delayed: Redis never sees what was written into the hole.
+      if (!silent()) upstream.write(data)
       link.sent += data.toString('latin1')
       onWritten(link)
     })
     upstream.on('data', (data: Buffer) => {
-      if (!link.swallowReplies) client.write(data)
+      if (!link.swallowReplies && !silent()) client.write(data)
     })
     client.on('close', () => upstream.destroy())
     upstream.on('close', () => client.destroy())
@@ -99,6 +107,7 @@ export async function startRedisProxy (t: Test, redisPort: number): Promise<Redi
     url: `redis://127.0.0.1:${port}`,
     refuse: false,
     refused: 0,
+    blackHole: false,
     link: (text) => {
       const existing = links.findLast((link) => link.sent.includes(text))
       if (existing !== undefined) return Promise.resolve(existing)

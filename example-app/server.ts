@@ -1,6 +1,6 @@
 // Runs one node of the example app. `npm start`: port 3000, embedded broker, nothing else
 // needed. Environment: PORT, HOST, NODE_ID, REDIS_URL (join other nodes through Redis, see
-// README "Scaling out with Redis"), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE, PAGE_BUILD_DIR. The cluster script
+// README "Scaling out with Redis"), MQTT_URL (through an MQTT server instead), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE, PAGE_BUILD_DIR. The cluster script
 // (start-cluster.ts) runs two of these with REDIS_URL and TRUST_PROXY set, behind nginx.
 import { buildApp } from './app.js'
 import { buildPage } from './build-page.js'
@@ -17,6 +17,7 @@ const app = await buildApp({
   ...(env.NODE_ID !== undefined && { nodeId: env.NODE_ID }),
   // Without it this node uses the embedded broker.
   ...(env.REDIS_URL !== undefined && { redis: { url: env.REDIS_URL } }),
+  ...(env.MQTT_URL !== undefined && { realtime: { mqtt: { url: env.MQTT_URL } } }),
   // The proxy's own address (127.0.0.1 in the cluster): request.ip is then the client's
   // address as nginx saw it. Trust only proxies you run, or any client can claim any address.
   ...(env.TRUST_PROXY !== undefined && { trustProxy: env.TRUST_PROXY }),

@@ -34,7 +34,11 @@ export const ErrorCode = {
   /** Client: the connection dropped before the answer came (the server may or may not have acted), or the client is closed. */
   DISCONNECTED: 'disconnected',
   /** Client: `getToken()` returned null or threw this code: the user is logged out, the client stops. */
-  LOGGED_OUT: 'logged_out'
+  LOGGED_OUT: 'logged_out',
+  /** Client: the frame is larger than the `maxPayload` the server announced; it was not sent. */
+  PAYLOAD_TOO_LARGE: 'payload_too_large',
+  /** Client: the request's `AbortSignal` fired before the answer came (the server may have acted if it was sent). */
+  ABORTED: 'aborted'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
@@ -55,7 +59,9 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   request_timeout: 'No answer from the server in time',
   queue_full: 'Send queue is full while disconnected',
   disconnected: 'Connection lost before the server answered',
-  logged_out: 'Logged out: getToken() has no token'
+  logged_out: 'Logged out: getToken() has no token',
+  payload_too_large: 'Message is larger than the server accepts',
+  aborted: 'Request aborted'
 }
 
 /** WebSocket close codes the server uses (RFC 6455 section 7.4.1). */

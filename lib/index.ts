@@ -100,6 +100,8 @@ export type { AuthorizeFunction, AuthorizeRequest, AuthenticateFunction, Allowed
 export { MemoryBroker } from './brokers/memory-broker.js'
 export { RedisBroker } from './brokers/redis-broker.js'
 export { ClusterBroker, type ClusterBrokerOptions } from './brokers/cluster-broker.js'
+export { MqttBroker, type MqttBrokerOptions, type MqttQoS, type MqttBridgeStats } from './brokers/mqtt-broker.js'
+export type { BridgeOptions, InboundBridgeRule, OutboundBridgeRule } from './brokers/mqtt/bridge.js'
 export { ClusterRelay, startClusterRelay } from './brokers/cluster-relay.js'
 export { linkOfPort, linkOfProcess, type IpcLink } from './brokers/cluster/relay-messages.js'
 export type { RedisBrokerOptions } from './brokers/redis-broker.js'

@@ -7,6 +7,7 @@ import type { Broker } from './brokers/broker.js'
 import type { Connection } from './connection.js'
 import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
+import { MqttBroker, type MqttBrokerOptions } from './brokers/mqtt-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
 import { createSessionExpiry, type SessionExpiryFunction } from './sessions/session-expiry.js'
 import { MIN_SECRET_BYTES, SubscriptionTokens } from './sessions/subscription-token.js'
@@ -89,6 +90,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   broker?: Broker
   /** Fan out through Redis: shorthand for `broker: new RedisBroker(redis)`. */
   redis?: RedisBrokerOptions
+  /** Fan out through an MQTT server: shorthand for `broker: new MqttBroker(mqtt)` (needs the `mqtt` package). */
+  mqtt?: MqttBrokerOptions
   rateLimit?: false | Partial<RateLimitOptions>
   slowConsumer?: Partial<SlowConsumerOptions>
   /** Runs before the upgrade; its result becomes `connection.user`. */
@@ -163,7 +166,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, contract, sessionExpiry, subscriptionTokenSecret } = options
+  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, sessionExpiry, subscriptionTokenSecret } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -183,8 +186,8 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   if (broker !== undefined && !isBroker(broker)) {
     throw new TypeError('fastify-realtime: broker must implement start, publish, subscribe, unsubscribe and close')
   }
-  if (broker !== undefined && redis !== undefined) {
-    throw new TypeError('fastify-realtime: give either broker or redis, not both')
+  if ([broker, redis, mqtt].filter((given) => given !== undefined).length > 1) {
+    throw new TypeError('fastify-realtime: give one of broker, redis and mqtt, not several')
   }
   checkFunction('authenticate', authenticate)
   checkFunction('authorize', authorize)
@@ -201,7 +204,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   return {
     ...resolved,
     nodeId: resolved.nodeId ?? randomUUID(),
-    broker: broker ?? createBroker(redis),
+    broker: broker ?? createBroker(redis, mqtt),
     authenticate,
     authorize,
     allowedOrigins,
@@ -216,7 +219,8 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   }
 }
 
-function createBroker (redis: RedisBrokerOptions | undefined): Broker {
+function createBroker (redis: RedisBrokerOptions | undefined, mqtt: MqttBrokerOptions | undefined): Broker {
+  if (mqtt !== undefined) return new MqttBroker(mqtt)
   if (redis === undefined) return new MemoryBroker()
   if (redis === null || typeof redis !== 'object') throw new TypeError('fastify-realtime: redis must be an object ({ url } or { client })')
   return new RedisBroker(redis)

@@ -89,7 +89,14 @@ export const WelcomeMessage = Type.Object({
   connectionId: Type.String(),
   nodeId: Type.String(),
   /** Milliseconds between server heartbeats: a client may treat twice this of silence as a dead link. */
-  heartbeatInterval: Type.Number()
+  heartbeatInterval: Type.Number(),
+  /** Largest frame the server accepts, in bytes: a bigger one closes the connection with 1009. */
+  maxPayload: Type.Optional(Type.Number()),
+  /** The per-connection rate limit, when there is one: frames beyond it are refused with `rate_limited`. */
+  rateLimit: Type.Optional(Type.Object({
+    messagesPerSecond: Type.Number(),
+    burst: Type.Number()
+  }))
 })
 
 export const PongMessage = Type.Object({

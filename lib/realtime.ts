@@ -26,7 +26,7 @@ import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
 import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' |
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload' |
 'authenticate' | 'sessionExpiry' | 'refreshLeadTime' | 'subscriptionTokens'> {
   nodeId: string
   heartbeatInterval: number
@@ -90,6 +90,7 @@ export class Realtime {
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
   readonly #sessions: SessionTracker
+  readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
 
@@ -98,6 +99,9 @@ export class Realtime {
     this.#payloads = new ChannelPayloads(settings.channels)
     this.#authorization = new Authorization(settings)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
+    this.#welcomeRateLimit = settings.rateLimit === false
+      ? {}
+      : { rateLimit: { messagesPerSecond: settings.rateLimit.messagesPerSecond, burst: settings.rateLimit.burst } }
     this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
     // The cap is checked on the fast path before every write, corked bytes included.
     this.#fanOut = new FanOut(this.#counters, this.#slowConsumers, { writeDirect: settings.perMessageDeflate === false })
@@ -305,7 +309,7 @@ export class Realtime {
   // Lifecycle, driven by index.ts
 
   async start (): Promise<void> {
-    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId })
+    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId, ingest: this.#ingest })
     try {
       await this.#broker.subscribe(BROADCAST_CHANNEL)
     } catch (err) {
@@ -340,7 +344,10 @@ export class Realtime {
       type: 'welcome',
       connectionId: connection.id,
       nodeId: this.nodeId,
-      heartbeatInterval: this.#settings.heartbeatInterval
+      heartbeatInterval: this.#settings.heartbeatInterval,
+      // Told up front so a client refuses an oversized frame itself and paces below the limit.
+      maxPayload: this.#settings.maxPayload,
+      ...this.#welcomeRateLimit
     })
     this.#sessions.start(connection, request)
     return connection
@@ -384,6 +391,19 @@ export class Realtime {
     if (refusal === undefined) return true
     connection.log.debug({ channel, reason: refusal }, 'subscription token refused')
     throw new RealtimeError(ErrorCode.INVALID_TOKEN, refusal)
+  }
+
+  /** Data from outside the plugin (a device through the MQTT bridge) as a frame, or undefined when refused. */
+  readonly #ingest = (channel: string, data: unknown): string | undefined => {
+    if (!isValidChannel(channel)) return undefined
+    try {
+      // The channel's contract holds for data from devices as for the server's own publishes.
+      this.#payloads.check(channel, data)
+      return channelFrame(channel, data, Date.now())
+    } catch (err) {
+      this.#log.debug({ err, channel }, 'data from outside the plugin refused')
+      return undefined
+    }
   }
 
   readonly #holdIfMidMessage = (connection: Connection, text: string): boolean => this.#fanOut.holdIfMidMessage(connection, text)
@@ -445,8 +465,8 @@ export class Realtime {
   readonly #onSocketMessage = (() => {
     const dispatcher = this.#dispatcher
     // Read at call time: field initializers run before the constructor creates these.
-    const admit = (connection: Connection): boolean => {
-      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection)) return false
+    const admit = (connection: Connection, data: Buffer): boolean => {
+      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection, data)) return false
       // A client that sends but does not read would pile up our replies: same cap as fan-out.
       return this.#slowConsumers.admit(connection, 0)
     }
@@ -455,7 +475,7 @@ export class Realtime {
       if (connection === undefined) return
       // Only a frame we process counts as alive: a client over its cap that keeps sending but
       // never reads must still fall to the heartbeat.
-      if (!admit(connection)) return
+      if (!admit(connection, data)) return
       connection.alive = true
       dispatcher.dispatch(connection, data, isBinary)
     }

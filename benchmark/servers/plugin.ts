@@ -16,7 +16,9 @@ if (redisUrl !== undefined) {
 const channels: ChannelRuleOptions[] = process.env.BENCH_CHANNEL_SCHEMA === '1'
   ? [{ match: '*', schema: Type.Object({ t: Type.Number(), s: Type.Integer({ minimum: 0 }), p: Type.String() }, { additionalProperties: false }) }]
   : []
-await app.register(realtime, { path: '/ws', channels, ...(broker === undefined ? {} : { broker }) })
+// And the same two nodes sharing a mosquitto (BENCH_MQTT_URL).
+const mqttUrl = process.env.BENCH_MQTT_URL
+await app.register(realtime, { path: '/ws', channels, ...(broker === undefined ? {} : { broker }), ...(mqttUrl === undefined ? {} : { mqtt: { url: mqttUrl } }) })
 await app.listen({ port: 0, host: '127.0.0.1' })
 const address = app.server.address()
 if (address === null || typeof address === 'string') throw new Error('no port')

@@ -79,7 +79,7 @@ export class ChatView {
       this.#countdown = setInterval(tick, 250)
       return
     }
-    this.#statusText.textContent = { connecting: 'connecting…', open: 'connected', reconnecting: 'reconnecting…', closed: 'disconnected' }[state]
+    this.#statusText.textContent = { connecting: 'connecting…', open: 'connected', reconnecting: 'reconnecting…', disconnected: 'disconnected', closed: 'disconnected' }[state]
   }
 
   setLatency (ms: number | undefined): void {

@@ -14,6 +14,12 @@ export interface BrokerContext {
   log: FastifyBaseLogger
   /** This node's id, carried in every envelope a cross-node broker sends. */
   nodeId: string
+  /**
+   * Turns data that reaches the broker from outside the plugin (a device's MQTT message, see
+   * the MQTT bridge) into a channel frame, checked as the server's own publish would be
+   * (channel name, the channel rule's schema); undefined when it is refused (and logged).
+   */
+  ingest?: (channel: string, data: unknown) => string | undefined
 }
 
 export interface Broker {

@@ -4,8 +4,11 @@ export { RealtimeClient } from './realtime-client.js'
 export type {
   ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription
 } from './realtime-client.js'
-export type { RealtimeClientOptions, WebSocketLike, WebSocketConstructor } from './options.js'
 export type { GetToken } from './session.js'
+export { ChannelSubscription } from './subscription.js'
+export type { SubscriptionState, SubscriptionEvents } from './subscription.js'
+export type { RequestOptions } from './requests.js'
+export type { RealtimeClientOptions, WebSocketLike, WebSocketConstructor, UrlSource, DebugLogger } from './options.js'
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
 export type { BackoffOptions } from './backoff.js'
 export type { RealtimeContract, ChannelName, ChannelData, MessageType, RequestFields, ReplyOf } from './contract-types.js'

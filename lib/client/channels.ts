@@ -1,0 +1,125 @@
+// The channels a client holds: one subscription object per channel, the subscribe requests
+// that confirm them on each connection, and what a refusal means (retry, or let go).
+import { ErrorCode, RealtimeError } from '../errors.js'
+import { backoffDelay } from './backoff.js'
+import type { ClientSettings } from './options.js'
+import type { Outbox } from './outbox.js'
+import type { Requests } from './requests.js'
+import type { QueuedFrame } from './send-queue.js'
+import { ChannelSubscription } from './subscription.js'
+
+export interface ChannelsHost {
+  settings: ClientSettings
+  requests: Requests
+  outbox: Outbox
+  /** The server confirmed `channel` (the client's `subscribed` event). */
+  subscribed: (channel: string) => void
+  /** A refusal, temporary or final (the client's `error` event). */
+  error: (err: Error) => void
+}
+
+function ignore (): void {}
+
+export class Channels {
+  readonly #held = new Map<string, ChannelSubscription>()
+  readonly #host: ChannelsHost
+
+  constructor (host: ChannelsHost) {
+    this.#host = host
+  }
+
+  get names (): string[] {
+    return [...this.#held.keys()]
+  }
+
+  get (channel: string): ChannelSubscription | undefined {
+    return this.#held.get(channel)
+  }
+
+  /** The subscription of `channel`; a new one is asked for at once when the link is open. */
+  hold (channel: string): ChannelSubscription {
+    let subscription = this.#held.get(channel)
+    if (subscription === undefined) {
+      subscription = new ChannelSubscription(channel, this.#release)
+      this.#held.set(channel, subscription)
+      if (this.#host.outbox.writable) this.#host.outbox.send(this.#subscribeRequest(subscription))
+    }
+    return subscription
+  }
+
+  /** A new connection: one subscribe per held channel, for the front of the queue. */
+  resubscribes (): QueuedFrame[] {
+    return [...this.#held.values()].map((subscription) => this.#subscribeRequest(subscription))
+  }
+
+  /** The connection dropped, or the client was disconnected: every channel waits for the next one. */
+  dropped (): void {
+    for (const subscription of this.#held.values()) subscription.resubscribing()
+  }
+
+  /** close(): every channel ends. */
+  closed (err: Error): void {
+    for (const subscription of [...this.#held.values()]) subscription.ended('closed', err)
+  }
+
+  /**
+   * The subscribe frame of `subscription`, built when it is written. Resuming from a
+   * history offset adds the last offset seen here.
+   */
+  #subscribeFrame (subscription: ChannelSubscription, id: string): string {
+    return JSON.stringify({ id, type: 'subscribe', channel: subscription.channel })
+  }
+
+  /** Tracks one subscribe of `subscription` and returns its frame. */
+  #subscribeRequest (subscription: ChannelSubscription): QueuedFrame {
+    const { requests, settings } = this.#host
+    const id = requests.nextId()
+    requests.add(id, 'subscribe', settings.requestTimeout, () => {
+      if (this.#held.get(subscription.channel) !== subscription) return
+      subscription.subscribed()
+      this.#host.subscribed(subscription.channel)
+    }, (err) => this.#refused(subscription, err))
+    return { text: () => this.#subscribeFrame(subscription, id), id, perConnection: true }
+  }
+
+  #refused (subscription: ChannelSubscription, err: Error): void {
+    const code = err instanceof RealtimeError ? err.code : undefined
+    // A dropped connection is not a refusal: the channel is resubscribed on reconnect.
+    if (code === ErrorCode.DISCONNECTED || this.#held.get(subscription.channel) !== subscription) return
+    // A broker outage (Redis away) passes: keep the channel and ask again; `ready` waits.
+    // A slow server passes too for a channel the user already holds (confirmed before,
+    // so `ready` has resolved): the user keeps it rather than losing it to one late answer.
+    if (code === ErrorCode.BROKER_UNAVAILABLE || (code === ErrorCode.REQUEST_TIMEOUT && subscription.confirmed)) {
+      const { backoff, random } = this.#host.settings
+      const delay = backoffDelay(++subscription.retries, { ...backoff, maxAttempts: Infinity }, random) ?? 0
+      subscription.failedForNow(err, () => {
+        if (this.#held.get(subscription.channel) === subscription && this.#host.outbox.writable) {
+          this.#host.outbox.send(this.#subscribeRequest(subscription))
+        }
+      }, delay)
+      this.#host.error(err)
+      return
+    }
+    // Given up on an answer that may still come: leave nothing subscribed behind the user's back.
+    if (code === ErrorCode.REQUEST_TIMEOUT) this.#unsubscribe(subscription.channel)
+    subscription.failed(err)
+    this.#host.error(err)
+  }
+
+  /** Called by a subscription that ends; `tellServer` when the app let it go. */
+  readonly #release = (subscription: ChannelSubscription, tellServer: boolean): void => {
+    if (this.#held.get(subscription.channel) !== subscription) return
+    this.#held.delete(subscription.channel)
+    if (tellServer) this.#unsubscribe(subscription.channel)
+  }
+
+  /** With an id, so that an `unsubscribed` without one can only be the server dropping a channel. */
+  #unsubscribe (channel: string): void {
+    const { requests, outbox, settings } = this.#host
+    // After a reconnect the channel is simply not subscribed again.
+    if (!outbox.writable) return
+    const id = requests.nextId()
+    requests.add(id, 'unsubscribe', settings.requestTimeout, ignore, ignore)
+    outbox.send({ text: JSON.stringify({ id, type: 'unsubscribe', channel }), id, perConnection: true })
+  }
+}

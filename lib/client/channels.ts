@@ -22,6 +22,8 @@ function ignore (): void {}
 
 export class Channels {
   readonly #held = new Map<string, ChannelSubscription>()
+  /** Subscription tokens (docs/sessions.md) of held channels. */
+  readonly #tokens = new Map<string, string>()
   readonly #host: ChannelsHost
 
   constructor (host: ChannelsHost) {
@@ -36,8 +38,12 @@ export class Channels {
     return this.#held.get(channel)
   }
 
-  /** The subscription of `channel`; a new one is asked for at once when the link is open. */
-  hold (channel: string): ChannelSubscription {
+  /**
+   * The subscription of `channel`; a new one is asked for at once when the link is open.
+   * `token`: a subscription token sent with every subscribe of it from now on.
+   */
+  hold (channel: string, token?: string): ChannelSubscription {
+    if (token !== undefined) this.#tokens.set(channel, token)
     let subscription = this.#held.get(channel)
     if (subscription === undefined) {
       subscription = new ChannelSubscription(channel, this.#release)
@@ -67,7 +73,10 @@ export class Channels {
    * history offset adds the last offset seen here.
    */
   #subscribeFrame (subscription: ChannelSubscription, id: string): string {
-    return JSON.stringify({ id, type: 'subscribe', channel: subscription.channel })
+    const token = this.#tokens.get(subscription.channel)
+    return JSON.stringify(token === undefined
+      ? { id, type: 'subscribe', channel: subscription.channel }
+      : { id, type: 'subscribe', channel: subscription.channel, token })
   }
 
   /** Tracks one subscribe of `subscription` and returns its frame. */
@@ -110,6 +119,7 @@ export class Channels {
   readonly #release = (subscription: ChannelSubscription, tellServer: boolean): void => {
     if (this.#held.get(subscription.channel) !== subscription) return
     this.#held.delete(subscription.channel)
+    this.#tokens.delete(subscription.channel)
     if (tellServer) this.#unsubscribe(subscription.channel)
   }
 

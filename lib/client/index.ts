@@ -2,7 +2,7 @@
 // modules or anything that pulls in TypeBox at run time; the browser test bundles it.
 export { RealtimeClient } from './realtime-client.js'
 export type {
-  ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription
+  ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription, SubscribeOptions
 } from './realtime-client.js'
 export type { GetToken } from './session.js'
 export { ChannelSubscription } from './subscription.js'

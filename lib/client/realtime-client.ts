@@ -50,6 +50,15 @@ export interface OutgoingMessage {
 /** Any server frame, including application types the protocol does not define. */
 export type IncomingFrame = ServerMessage | { type: string, [field: string]: unknown }
 
+export interface SubscribeOptions {
+  /**
+   * A subscription token from your HTTP route (`app.realtime.subscriptionToken()`), sent with
+   * every subscribe of the channel, resubscribes included; a later `subscribe()` with a new
+   * token replaces it. See docs/sessions.md.
+   */
+  token?: string
+}
+
 export interface RealtimeClientEvents {
   /** Every state change. */
   state: ConnectionState
@@ -208,9 +217,11 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
    * Calls `handler` with the `data` of every message on `channel`. The subscription is kept
    * across reconnects until the returned function is called (for its last handler).
    */
-  subscribe<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, handler: ChannelHandler<DataArgument<Contract, Argument>>): Subscription {
+  subscribe<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, handler: ChannelHandler<DataArgument<Contract, Argument>>, options: SubscribeOptions = {}): Subscription {
     this.#assertUsable()
-    const subscription = this.#channels.hold(channel)
+    const token = options.token
+    if (token !== undefined && (typeof token !== 'string' || token === '')) throw new TypeError('fastify-realtime client: a subscription token is a non-empty string')
+    const subscription = this.#channels.hold(channel, token)
     const remove = subscription.add(handler)
     return Object.assign(() => remove(), { ready: subscription.ready, subscription })
   }

@@ -68,7 +68,10 @@ async function runTracker (): Promise<Record<string, number>> {
   const heapBefore = process.memoryUsage().heapUsed
   const elu = performance.eventLoopUtilization()
   const addStart = performance.now()
-  for (const connection of connections) tracker.start(connection, handshake)
+  for (const connection of connections) {
+    tracker.hold(connection, handshake)
+    tracker.start(connection)
+  }
   const addMs = performance.now() - addStart
   const heapAfter = process.memoryUsage().heapUsed
 

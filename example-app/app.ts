@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Registry, collectDefaultMetrics } from 'prom-client'
 import realtime, { MAX_CHANNEL_LENGTH, type RealtimePluginOptions, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
 import { contract } from './contract.js'
@@ -22,6 +23,8 @@ export interface ExampleAppOptions {
   heartbeatTimeout?: number
   /** Serve /build/ (the bundled page script) from this folder instead of public/build/. */
   pageBuildDir?: string
+  /** Milliseconds app.close() spends draining (1012, spread evenly) before the rest get 1001. */
+  drainOnClose?: number
   /** More options for the realtime plugin (the tests use it to refuse client publishes, say). */
   realtime?: RealtimePluginOptions
 }
@@ -35,9 +38,14 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // One registry per app: the process' default metrics and the plugin's, served on /metrics.
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
   await app.register(realtime, {
     ...options.realtime,
     path: '/ws',
+    metrics: { registry },
+    ...(options.drainOnClose !== undefined && { drainOnClose: options.drainOnClose }),
     contract,
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),
@@ -48,6 +56,15 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     return { subscribers: app.realtime.subscriberCount(message.channel) }
   })
   await app.register(apiRoutes, { prefix: '/api' })
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(registry.contentType)
+    return await registry.metrics()
+  })
+  // For a load balancer's readiness check: a draining node gets no new clients.
+  app.get('/ready', async (_request, reply) => {
+    if (app.realtime.draining) return await reply.code(503).send({ ready: false })
+    return { ready: true }
+  })
   // The WebSocket API, described from what this server runs (channel rules, message types).
   app.get('/asyncapi.json', async function asyncapi () {
     return app.realtime.asyncapi({ title: 'fastify-realtime example chat', version: '1.0.0' })

@@ -81,6 +81,8 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** Unexpected server condition. */
   INTERNAL_ERROR: 1011,
+  /** Service restart: the node drains (`app.realtime.drain()`); reconnect soon, to another node. */
+  SERVICE_RESTART: 1012,
   /** The connection could not keep up with what it was sent (slow consumer). */
   TRY_AGAIN_LATER: 1013,
   /** Custom, never sent by the server: the client closes with it when the server fell silent (its heartbeat timeout). */

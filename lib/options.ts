@@ -11,6 +11,7 @@ import { MqttBroker, type MqttBrokerOptions } from './brokers/mqtt-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
 import { createSessionExpiry, type SessionExpiryFunction } from './sessions/session-expiry.js'
 import { MIN_SECRET_BYTES, SubscriptionTokens } from './sessions/subscription-token.js'
+import { checkMetricsOptions, type MetricsOptions } from './metrics/prometheus-metrics.js'
 import { checkContract } from './channels/contract.js'
 import type { RealtimeContract } from './channels/contract-types.js'
 
@@ -51,6 +52,12 @@ export const OptionsSchema = Type.Object({
     /** Refused frames (answered `rate_limited`) before the connection is closed with 1008, unless its bucket fills up again first. */
     closeAfterRefused: Type.Integer({ minimum: 1, default: 100 })
   }, { additionalProperties: false })], { default: {} }),
+  /** Milliseconds `app.close()` spends draining (1012, spread evenly) before the 1001 close of what is left; 0: no drain. */
+  drainOnClose: Type.Integer({ minimum: 0, default: 0 }),
+  /** Milliseconds a cluster-wide command (`app.realtime.cluster.*`) waits for the nodes to answer. */
+  clusterCommandTimeout: Type.Integer({ minimum: 1, default: 2000 }),
+  /** Milliseconds between a node's announcements on the control channel; one silent for 3 is forgotten. */
+  clusterAnnounceInterval: Type.Integer({ minimum: 10, default: 5000 }),
   /** Cap on each connection's queued outgoing bytes, and what happens above it. */
   slowConsumer: Type.Object({
     /** Bytes queued on the socket (`writableLength`) above which the policy applies. */
@@ -108,6 +115,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   sessionExpiry?: SessionExpiryFunction
   /** HMAC secret (at least 32 bytes) of subscription tokens; unset, `subscribe` frames with a token are refused. */
   subscriptionTokenSecret?: string | Buffer
+  /** Prometheus metrics on your prom-client registry (needs the `prom-client` package). */
+  metrics?: MetricsOptions
   /** Channel rules and message types from `defineContract()`; its `channels` replace the `channels` option. */
   contract?: RealtimeContract
 }
@@ -122,10 +131,65 @@ export interface ResolvedOptions extends DataOptions {
   channels: ChannelRules
   sessionExpiry: (user: unknown) => number | undefined
   subscriptionTokens: SubscriptionTokens | undefined
+  metrics: MetricsOptions | undefined
   contract: RealtimeContract | undefined
 }
 
 const validator = Compile(OptionsSchema)
+
+/**
+ * Options that are not plain data (functions, brokers, clients, rule lists), each checked by
+ * hand in resolveOptions. Every option that is not in OptionsSchema must be listed here, or
+ * register refuses it as unknown.
+ */
+export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract', 'metrics', 'sessionExpiry', 'subscriptionTokenSecret'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
+
+// Fails to compile when RealtimePluginOptions gains a non-data option missing from the list.
+type MustBeNever<T extends never> = T
+/** Never: every option of RealtimePluginOptions is in OptionsSchema or NON_DATA_OPTIONS. */
+export type UnlistedOption = MustBeNever<Exclude<keyof RealtimePluginOptions, keyof DataOptions | typeof NON_DATA_OPTIONS[number]>>
+
+/** What Fastify and avvio read from every plugin's register options. */
+const REGISTER_OPTIONS: readonly string[] = ['prefix', 'logLevel', 'logSerializers', 'name']
+
+/** Refuses option names nobody reads: a typo would otherwise be ignored in silence. */
+function checkOptionNames (options: object): void {
+  const known: string[] = [...Object.keys(OptionsSchema.properties), ...NON_DATA_OPTIONS]
+  const unknown = Object.keys(options).filter((name) => !known.includes(name) && !REGISTER_OPTIONS.includes(name))
+  if (unknown.length === 0) return
+  const described = unknown.map((name) => {
+    const closest = closestName(name, known)
+    return closest === undefined ? `"${name}"` : `"${name}" (did you mean "${closest}"?)`
+  })
+  throw new TypeError(`fastify-realtime: unknown option${unknown.length > 1 ? 's' : ''} ${described.join(', ')}`)
+}
+
+/** The known name nearest to `name` (case-insensitive edit distance), if one is near enough to be a typo. */
+function closestName (name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
 
 function isBroker (value: unknown): value is Broker {
   if (value === null || typeof value !== 'object') return false
@@ -166,7 +230,8 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, sessionExpiry, subscriptionTokenSecret } = options
+  checkOptionNames(options)
+  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, metrics, sessionExpiry, subscriptionTokenSecret } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -211,6 +276,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     channels: channelRules,
     sessionExpiry: createSessionExpiry(sessionExpiry),
     subscriptionTokens: subscriptionTokenSecret === undefined ? undefined : new SubscriptionTokens(subscriptionTokenSecret),
+    metrics: checkMetricsOptions(metrics),
     contract,
     userId: (user) => {
       const id = idOf(user)

@@ -12,6 +12,8 @@ import { FanOut } from './fanout.js'
 import { releaseUpgradeResponse } from './ws-internals.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
+import { closeGoingAway } from './shutdown.js'
+import { ArrivalOrder } from './arrival-order.js'
 import { Authorization } from './authorization.js'
 import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
@@ -21,6 +23,9 @@ import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/brok
 import { SessionTracker } from './sessions/session-tracker.js'
 import { registerRefreshHandler } from './sessions/refresh-handler.js'
 import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
+import { LifecycleHooks, closeReason, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
+import { Drainer, type DrainOptions } from './drain.js'
+import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
 import { ChannelPayloads } from './channels/channel-payloads.js'
 import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
@@ -37,6 +42,8 @@ export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'a
   slowConsumer: SlowConsumerOptions
   /** When on, published frames go through ws so that they are compressed. */
   perMessageDeflate: boolean
+  clusterCommandTimeout: number
+  clusterAnnounceInterval: number
 }
 
 export interface RealtimeStats {
@@ -45,6 +52,8 @@ export interface RealtimeStats {
   messagesIn: number
   messagesOut: number
   errors: number
+  /** Error frames sent, per error code. */
+  errorsByCode: Partial<Record<ErrorCode, number>>
   bytesOut: number
   broker: BrokerState
   nodeId: string
@@ -56,6 +65,10 @@ export interface RealtimeStats {
   rateLimited: number
   /** Connections closed with 1008 for sustained abuse of the rate limit. */
   rateLimitClosed: number
+  /** Connections terminated for not answering the heartbeat. */
+  heartbeatTerminations: number
+  /** Connections closed since start (any side, any code). */
+  connectionsClosed: number
   /** Connections closed with 4001: their session expired without a refresh. */
   sessionsExpired: number
 }
@@ -79,8 +92,9 @@ export class Realtime {
   readonly #log: FastifyBaseLogger
   readonly #connections = new Map<string, Connection>()
   readonly #registry = new ChannelRegistry()
-  readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0 }
-  readonly #dispatcher = new Dispatcher(this.#counters)
+  readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0, errorsByCode: {} }
+  readonly #hooks = new LifecycleHooks()
+  readonly #dispatcher = new Dispatcher(this.#counters, this.#hooks)
   readonly #fanOut: FanOut
   readonly #payloads: ChannelPayloads
   /** Registered message types and their schemas, for the AsyncAPI document. */
@@ -93,6 +107,14 @@ export class Realtime {
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
+  readonly #arrivalOrder = new ArrivalOrder()
+  readonly #drainer = new Drainer()
+  #heartbeatTerminations = 0
+  #connectionsClosed = 0
+  /** Called with each delivery's recipient count on this node (metrics); unset costs nothing. */
+  onDelivered: ((recipients: number) => void) | undefined
+  /** `disconnectUser()`, `unsubscribeUser()`, `connectionsOf()` and `stats()` over every node. */
+  readonly cluster: ClusterCommands
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
     this.#settings = settings
@@ -113,12 +135,14 @@ export class Realtime {
       { interval: settings.heartbeatInterval, timeout: settings.heartbeatTimeout },
       (connection) => {
         connection.log.info('no heartbeat answer, terminating')
+        this.#heartbeatTerminations++
         connection.socket.terminate()
       }
     )
     registerBuiltInHandlers(this.#dispatcher, this)
     this.#sessions = new SessionTracker(settings)
     registerRefreshHandler(this.#dispatcher, this.#sessions)
+    this.cluster = new ClusterCommands(this, broker, log, { commandTimeout: settings.clusterCommandTimeout, announceInterval: settings.clusterAnnounceInterval })
   }
 
   // Public API (app.realtime)
@@ -149,14 +173,56 @@ export class Realtime {
       connections: this.#connections.size,
       channels: this.#registry.channelCount,
       ...this.#counters,
+      errorsByCode: { ...this.#counters.errorsByCode },
       broker: this.#broker.state,
       nodeId: this.nodeId,
       slowConsumersClosed: this.#slowConsumers.closed,
       slowConsumerDrops: this.#slowConsumers.dropped,
       rateLimited: this.#rateLimiter?.refused ?? 0,
       rateLimitClosed: this.#rateLimiter?.closed ?? 0,
+      heartbeatTerminations: this.#heartbeatTerminations,
+      connectionsClosed: this.#connectionsClosed,
       sessionsExpired: this.#sessions.expired
     }
+  }
+
+  /** Adds a lifecycle hook (see lib/hooks/lifecycle-hooks.ts); sync or async, errors are logged. */
+  addHook<Name extends RealtimeHookName> (name: Name, fn: RealtimeHookHandlers[Name]): this {
+    this.#hooks.add(name, fn)
+    return this
+  }
+
+  /** The connections of a user on this node (`app.realtime.cluster.connectionsOf()` for every node). */
+  connectionsOf (userId: string | number): Connection[] {
+    const wanted = String(userId)
+    return [...this.#connections.values()].filter((connection) => this.#authorization.userIdOf(connection.user) === wanted)
+  }
+
+  /**
+   * Unsubscribes every connection of a user on this node from `channel` and tells each client
+   * (`unsubscribed` without an id); returns how many were subscribed.
+   */
+  async unsubscribeUser (userId: string | number, channel: string): Promise<number> {
+    const subscribed = this.connectionsOf(userId).filter((connection) => connection.channels.has(channel))
+    await Promise.all(subscribed.map(async (connection) => {
+      await this.unsubscribe(connection, channel)
+      connection.send({ type: 'unsubscribed', channel })
+    }))
+    return subscribed.length
+  }
+
+  /**
+   * Closes every connection with 1012 (service restart), spread evenly over `overMs`, and
+   * refuses new ones (503): clients reconnect to the other nodes without a thundering herd.
+   * Resolves once they are all closed.
+   */
+  drain (options: DrainOptions = {}): Promise<void> {
+    return this.#drainer.drain(this.#connections.values(), options, this.#settings.closeGracePeriod)
+  }
+
+  /** True once `drain()` was called: the handshake answers 503. */
+  get draining (): boolean {
+    return this.#drainer.draining
   }
 
   /**
@@ -225,7 +291,9 @@ export class Realtime {
 
   async unsubscribe (connection: Connection, channel: string): Promise<void> {
     await this.#inOrder(connection, channel, async () => {
-      if (this.#registry.remove(connection, channel)) await this.#broker.unsubscribe(channel)
+      if (!this.#registry.remove(connection, channel)) return
+      if (this.#hooks.unsubscribe.length !== 0) this.#hooks.notify(this.#hooks.unsubscribe, connection, channel)
+      await this.#broker.unsubscribe(channel)
     })
   }
 
@@ -295,15 +363,15 @@ export class Realtime {
   /** A client's publish. */
   async publishFrom (connection: Connection, channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#authorization.check(connection, channel, 'publish')
-    await this.publish(channel, data)
+    const allowed = this.#authorization.check(connection, channel, 'publish')
+    await this.#inArrivalOrder(connection, allowed, () => this.publish(channel, data))
   }
 
   /** A client's chat line, delivered to everyone as `{type:'chat', from, content, ts}`. */
   async chat (connection: Connection, content: string): Promise<void> {
     // A chat line reaches every connection on every node: it needs permission like a publish.
-    await this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
-    await this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now()))
+    const allowed = this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
+    await this.#inArrivalOrder(connection, allowed, () => this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now())))
   }
 
   // Lifecycle, driven by index.ts
@@ -311,10 +379,11 @@ export class Realtime {
   async start (): Promise<void> {
     await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId, ingest: this.#ingest })
     try {
-      await this.#broker.subscribe(BROADCAST_CHANNEL)
+      await Promise.all([this.#broker.subscribe(BROADCAST_CHANNEL), this.cluster.start()])
     } catch (err) {
       // A broker started degraded keeps the reference and subscribes once it connects.
       if (this.#broker.state !== 'unavailable') {
+        await this.cluster.stop()
         // Registration fails: release what the broker opened, or its connections keep the process alive.
         await this.#broker.close().catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'broker close after a failed start failed'))
         throw err
@@ -339,7 +408,19 @@ export class Realtime {
     socket.on('pong', this.#onSocketPong)
     socket.on('close', this.#onSocketClose)
     this.#connections.set(connection.id, connection)
+    this.#sessions.hold(connection, request)
     connection.log.debug({ remoteAddress: connection.remoteAddress }, 'connection opened')
+    // Past the handshake checks before a drain began (authenticate still running): it goes too.
+    if (this.#drainer.draining) {
+      connection.close(CloseCode.SERVICE_RESTART, 'service restart')
+      return connection
+    }
+    if (this.#hooks.connect.length === 0) this.#welcome(connection)
+    else this.#hooks.admit(connection, request, this.#welcome, this.#dispatchFrame).catch((err: unknown) => connection.log.error({ err }, 'connect hooks failed'))
+    return connection
+  }
+
+  readonly #welcome = (connection: Connection): void => {
     connection.send({
       type: 'welcome',
       connectionId: connection.id,
@@ -349,31 +430,29 @@ export class Realtime {
       maxPayload: this.#settings.maxPayload,
       ...this.#welcomeRateLimit
     })
-    this.#sessions.start(connection, request)
-    return connection
+    this.#sessions.start(connection)
   }
 
-  /** Stops the heartbeat and closes every socket with 1001, terminating those that do not answer in time. */
-  async closeConnections (): Promise<void> {
+  readonly #dispatchFrame = (connection: Connection, data: Buffer, isBinary: boolean): void => {
+    this.#dispatcher.dispatch(connection, data, isBinary)
+  }
+
+  /**
+   * Stops the heartbeat and closes every socket with 1001 (ours and `others`, such as the
+   * clients of other WebSocket routes), terminating those that do not answer in time.
+   */
+  async closeConnections (others: Iterable<WebSocket> = []): Promise<void> {
     this.#heartbeat.stop()
     this.#sessions.stop()
-    const open = [...this.#connections.values()]
-    if (open.length === 0) return
-    const closed = open.map((connection) => new Promise<void>((resolve) => {
-      if (connection.socket.readyState === connection.socket.CLOSED) resolve()
-      else connection.socket.once('close', () => resolve())
-    }))
-    for (const connection of open) connection.close(CloseCode.GOING_AWAY, 'server shutting down')
-    let timer: NodeJS.Timeout | undefined
-    const gracePeriod = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#settings.closeGracePeriod) })
-    await Promise.race([Promise.all(closed), gracePeriod])
-    clearTimeout(timer)
-    for (const connection of open) connection.socket.terminate()
+    const sockets = new Set(others)
+    for (const connection of this.#connections.values()) sockets.add(connection.socket)
+    await closeGoingAway(sockets, this.#settings.closeGracePeriod)
   }
 
   async stop (): Promise<void> {
     this.#heartbeat.stop()
     this.#sessions.stop()
+    await this.cluster.stop()
     this.#fanOut.flush()
     this.#registry.clear()
     this.#connections.clear()
@@ -410,11 +489,17 @@ export class Realtime {
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
-      this.#fanOut.send(frame, this.#connections.values())
+      const recipients = this.#fanOut.send(frame, this.#connections.values())
+      if (this.onDelivered !== undefined) this.onDelivered(recipients)
       return
     }
     const members = this.#registry.members(channel)
-    if (members !== undefined) this.#fanOut.send(frame, members)
+    if (members !== undefined) {
+      const recipients = this.#fanOut.send(frame, members)
+      if (this.onDelivered !== undefined) this.onDelivered(recipients)
+    } else if (isClusterChannel(channel)) {
+      this.cluster.receive(channel, frame)
+    }
   }
 
   async #join (connection: Connection, channel: string): Promise<void> {
@@ -429,6 +514,7 @@ export class Realtime {
       if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
       throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
+    if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
   }
 
   /**
@@ -449,6 +535,12 @@ export class Realtime {
     return result
   }
 
+  #inArrivalOrder (connection: Connection, allowed: Promise<void>, deliver: () => Promise<void>): Promise<void> {
+    // Without authorize every check settles in the same number of ticks: order holds by itself.
+    if (this.#settings.authorize === undefined) return allowed.then(deliver)
+    return this.#arrivalOrder.run(connection, allowed, deliver)
+  }
+
   #releaseChannel (channel: string): void {
     this.#broker.unsubscribe(channel).catch((err: unknown) => {
       this.#log.warn({ err, channel }, 'broker unsubscribe failed')
@@ -464,6 +556,7 @@ export class Realtime {
   // One listener of each kind for all sockets; `this` is the socket.
   readonly #onSocketMessage = (() => {
     const dispatcher = this.#dispatcher
+    const hooks = this.#hooks
     // Read at call time: field initializers run before the constructor creates these.
     const admit = (connection: Connection, data: Buffer): boolean => {
       if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection, data)) return false
@@ -477,7 +570,8 @@ export class Realtime {
       // never reads must still fall to the heartbeat.
       if (!admit(connection, data)) return
       connection.alive = true
-      dispatcher.dispatch(connection, data, isBinary)
+      if (hooks.connect.length !== 0 && hooks.holds(connection)) hooks.hold(connection, data, isBinary)
+      else dispatcher.dispatch(connection, data, isBinary)
     }
   })()
 
@@ -499,19 +593,19 @@ export class Realtime {
   })()
 
   readonly #onSocketClose = (() => {
-    const remove = (connection: Connection): void => this.#remove(connection)
-    return function onSocketClose (this: TrackedSocket, code: number): void {
+    const closed = (connection: Connection, code: number, reason: Buffer): void => {
+      this.#remove(connection)
+      this.#connectionsClosed++
+      const hooks = this.#hooks
+      if (hooks.disconnect.length !== 0) {
+        hooks.notify(hooks.disconnect, connection, { code, reason: reason.toString(), lifetimeMs: Date.now() - connection.connectedAt })
+      }
+    }
+    return function onSocketClose (this: TrackedSocket, code: number, reason: Buffer): void {
       const connection = this[kConnection]
       if (connection === undefined) return
       connection.log.debug({ code }, 'connection closed')
-      remove(connection)
+      closed(connection, code, reason)
     }
   })()
-}
-
-/** A close reason fits in 123 bytes of UTF-8 (RFC 6455); ws throws on a longer one. */
-function closeReason (reason: string): string {
-  let text = String(reason).slice(0, 123)
-  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1)
-  return text
 }

@@ -464,6 +464,9 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     this.#channels.dropped()
 
     const stopping = this.#stopping !== undefined || !this.#settings.reconnect || FINAL_CLOSE_CODES.includes(code)
+    // 1012: the node drains for a restart and is healthy: reconnect soon (the first attempt's
+    // jittered window), whatever happened before, and the load balancer picks another node.
+    if (code === CloseCode.SERVICE_RESTART) this.#attempt = 0
     // Offline, nothing is scheduled and no attempt is counted: the `online` event retries.
     const delay = stopping || this.#offline ? undefined : backoffDelay(++this.#attempt, this.#settings.backoff, this.#settings.random)
     this.#log.line('close', { code, reason })

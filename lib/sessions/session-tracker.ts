@@ -32,6 +32,7 @@ interface Session extends Deadline {
 export class SessionTracker {
   readonly #settings: SessionSettings
   readonly #sessions = new WeakMap<Connection, Session>()
+  readonly #handshakes = new WeakMap<Connection, FastifyRequest>()
   readonly #queue = new ExpiryQueue<Session>((session, now) => this.#due(session, now), { granularity: EXPIRY_GRANULARITY })
   /** Connections closed with 4001 so far. */
   expired = 0
@@ -50,9 +51,16 @@ export class SessionTracker {
     return this.#queue.wakeUps
   }
 
-  /** Starts tracking a freshly accepted connection (after its `welcome`). Without `authenticate` there is no session. */
-  start (connection: Connection, handshake: FastifyRequest): void {
-    if (this.#settings.authenticate === undefined) return
+  /** Keeps the handshake of an accepted connection until its `welcome` (connect hooks may delay it). */
+  hold (connection: Connection, handshake: FastifyRequest): void {
+    if (this.#settings.authenticate !== undefined) this.#handshakes.set(connection, handshake)
+  }
+
+  /** Starts the session of a connection just welcomed. Without `authenticate` there is none. */
+  start (connection: Connection): void {
+    const handshake = this.#handshakes.get(connection)
+    if (handshake === undefined) return
+    this.#handshakes.delete(connection)
     const session: Session = { connection, handshake, expiresAt: undefined, warned: false, refreshing: false, at: 0, heapIndex: -1 }
     this.#sessions.set(connection, session)
     this.#expireAt(session, this.#settings.sessionExpiry(connection.user), Date.now())

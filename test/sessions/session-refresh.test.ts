@@ -140,3 +140,21 @@ t.test('a session whose user has no id cannot be refreshed (nothing to compare t
     type: 'error', code: ErrorCode.INVALID_TOKEN, message: /no user id/
   })
 })
+
+t.test('with a slow connect hook, refresh_needed still follows the welcome', async (t) => {
+  const started = await startServer(t, {
+    plugin: {
+      heartbeatInterval: 60_000,
+      refreshLeadTime: 120_000,
+      authenticate: async (request: FastifyRequest) => await request.jwtVerify<User>()
+    },
+    setup: async (app) => {
+      await app.register(jwt, { secret: SECRET })
+      app.realtime.addHook('connect', async () => { await new Promise((resolve) => setTimeout(resolve, 20)) })
+    }
+  })
+  const client = await TestClient.connect(started.url, { headers: { authorization: `Bearer ${started.app.jwt.sign({ sub: 'ada' }, { expiresIn: 60 })}` } })
+  t.teardown(() => client.close())
+  await client.nextOfType('refresh_needed')
+  t.same(client.received.map((frame) => frame.type).slice(0, 2), ['welcome', 'refresh_needed'])
+})

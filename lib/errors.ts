@@ -26,6 +26,8 @@ export const ErrorCode = {
   TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
   /** A `refresh` token or a subscription token was refused: malformed, bad signature, expired, another user's (or channel's). The session is not extended. */
   INVALID_TOKEN: 'invalid_token',
+  /** `app.realtime.history()` on a channel that no rule with `history` matches. */
+  NO_HISTORY: 'no_history',
   // Raised by the client itself, never sent by the server.
   /** Client: no `ack` or `error` arrived within `requestTimeout` after the frame was sent. */
   REQUEST_TIMEOUT: 'request_timeout',
@@ -56,6 +58,7 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   rate_limited: 'Too many messages',
   too_many_subscriptions: 'Too many subscriptions',
   invalid_token: 'Invalid token',
+  no_history: 'The channel keeps no history',
   request_timeout: 'No answer from the server in time',
   queue_full: 'Send queue is full while disconnected',
   disconnected: 'Connection lost before the server answered',

@@ -141,6 +141,11 @@ export type { BridgeOptions, InboundBridgeRule, OutboundBridgeRule } from './bro
 export { ClusterRelay, startClusterRelay } from './brokers/cluster-relay.js'
 export { linkOfPort, linkOfProcess, type IpcLink } from './brokers/cluster/relay-messages.js'
 export type { RedisBrokerOptions } from './brokers/redis-broker.js'
-export type { Broker, BrokerContext, BrokerListener, BrokerState } from './brokers/broker.js'
+export type {
+  Broker, BrokerContext, BrokerListener, BrokerState,
+  HistoryStore, HistoryLimits, HistoryQuery, HistoryPage, HistoryEntry
+} from './brokers/broker.js'
+export type { HistoryOptions, HistoryResult, SubscribeOutcome } from './history/channel-history.js'
+export { MAX_HISTORY_SIZE, POSITION_TTL } from './history/history-rule.js'
 export { ErrorCode, CloseCode, RealtimeError, errorMessages, FINAL_CLOSE_CODES } from './errors.js'
 export * from './protocol.js'

@@ -28,6 +28,15 @@ export const MAX_REQUEST_ID_LENGTH = 64
 /** Correlates a request with its `ack` or `error`. Chosen by the client. */
 export const RequestId = Type.String({ minLength: 1, maxLength: MAX_REQUEST_ID_LENGTH })
 
+/** Longest epoch accepted in a `since`; the server's epochs are far shorter. */
+export const MAX_EPOCH_LENGTH = 64
+
+/** A position in a history channel's stream: the last offset a client saw, and its epoch. */
+export const StreamPosition = Type.Object({
+  offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+  epoch: Type.String({ minLength: 1, maxLength: MAX_EPOCH_LENGTH })
+})
+
 // Client to server
 
 export const PingMessage = Type.Object({
@@ -47,7 +56,9 @@ export const SubscribeMessage = Type.Object({
   channel: Channel,
   /** A subscription token from the application (see docs/sessions.md): replaces `authorize` for this subscribe. */
   token: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_SUBSCRIPTION_TOKEN_LENGTH })),
-  id: Type.Optional(RequestId)
+  id: Type.Optional(RequestId),
+  /** Resume a history channel after this position: the missed messages are replayed first. */
+  since: Type.Optional(StreamPosition)
 })
 
 export const UnsubscribeMessage = Type.Object({
@@ -108,7 +119,16 @@ export const PongMessage = Type.Object({
 export const SubscribedMessage = Type.Object({
   type: Type.Literal('subscribed'),
   channel: Channel,
-  id: Type.Optional(RequestId)
+  id: Type.Optional(RequestId),
+  /**
+   * Present when the subscribe had `since`, or the channel has history: true when every
+   * message after `since` follows (replayed, then live), false when they cannot be.
+   */
+  recovered: Type.Optional(Type.Boolean()),
+  /** History channels: the stream's current offset; the next live message has `offset + 1`. */
+  offset: Type.Optional(Type.Integer()),
+  /** History channels: the stream's current epoch. */
+  epoch: Type.Optional(Type.String())
 })
 
 export const UnsubscribedMessage = Type.Object({
@@ -121,7 +141,11 @@ export const ChannelMessage = Type.Object({
   type: Type.Literal('message'),
   channel: Channel,
   data: Type.Unknown(),
-  ts: Type.Number()
+  ts: Type.Number(),
+  /** History channels only: 1, 2, 3, ... per channel, no gaps, no repeats within an epoch. */
+  offset: Type.Optional(Type.Integer()),
+  /** History channels only: changes when the channel's stream was lost or reset. */
+  epoch: Type.Optional(Type.String())
 })
 
 export const BroadcastMessage = Type.Object({
@@ -174,6 +198,7 @@ export const RESERVED_TYPES: ReadonlySet<string> = new Set([
 export const CUSTOM_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/
 
 export type ClientMessage = Type.Static<typeof ClientMessage>
+export type StreamPosition = Type.Static<typeof StreamPosition>
 export type PingMessage = Type.Static<typeof PingMessage>
 export type SubscribeMessage = Type.Static<typeof SubscribeMessage>
 export type UnsubscribeMessage = Type.Static<typeof UnsubscribeMessage>

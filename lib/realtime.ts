@@ -19,13 +19,14 @@ import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
 import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
-import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
+import { BROADCAST_CHANNEL, type Broker, type BrokerState, type StreamPosition } from './brokers/broker.js'
 import { SessionTracker } from './sessions/session-tracker.js'
 import { registerRefreshHandler } from './sessions/refresh-handler.js'
 import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
 import { LifecycleHooks, closeReason, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
 import { Drainer, type DrainOptions } from './drain.js'
 import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
+import { ChannelHistory, type HistoryOptions, type HistoryResult, type JoinSteps, type SubscribeOutcome } from './history/channel-history.js'
 import { ChannelPayloads } from './channels/channel-payloads.js'
 import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
@@ -104,6 +105,7 @@ export class Realtime {
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
   readonly #sessions: SessionTracker
+  readonly #history: ChannelHistory
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
@@ -130,6 +132,7 @@ export class Realtime {
     this.nodeId = settings.nodeId
     this.#broker = broker
     this.#log = log
+    this.#history = new ChannelHistory(settings.channels, broker)
     this.#heartbeat = new Heartbeat(
       () => this.#connections.values(),
       { interval: settings.heartbeatInterval, timeout: settings.heartbeatTimeout },
@@ -272,7 +275,18 @@ export class Realtime {
   async publish (channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
     this.#payloads.check(channel, data)
-    await this.#broker.publish(channel, channelFrame(channel, data, Date.now()))
+    const history = this.#history.limitsFor(channel)
+    if (history !== undefined) await this.#history.publish(channel, data, history)
+    else await this.#broker.publish(channel, channelFrame(channel, data, Date.now()))
+  }
+
+  /**
+   * The kept messages of a history channel, with its current position: for HTTP routes
+   * (the first page of a chat room). `limit` defaults to, and is capped at, the rule's `size`.
+   */
+  async history (channel: string, options?: HistoryOptions): Promise<HistoryResult> {
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
+    return await this.#history.read(channel, options)
   }
 
   /** Delivers `data` to every connection on every node. */
@@ -286,7 +300,7 @@ export class Realtime {
    */
   async subscribe (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#inOrder(connection, channel, () => this.#join(connection, channel))
+    await this.#inOrder(connection, channel, () => this.#join(connection, channel, undefined))
   }
 
   async unsubscribe (connection: Connection, channel: string): Promise<void> {
@@ -340,10 +354,11 @@ export class Realtime {
   }
 
   /**
-   * A client's subscribe: namespace rules, then `authorize` (or the subscription `token`
-   * instead), then the subscription limit.
+   * A client's subscribe: namespace rules, `authorize` (or the subscription `token` instead),
+   * then the subscription limit. `answer` gets the fields of `subscribed` (recovery,
+   * position) before any replayed message is sent.
    */
-  async subscribeFrom (connection: Connection, channel: string, token?: string): Promise<void> {
+  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, token?: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
     // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
     // that is still being authorized.
@@ -356,7 +371,7 @@ export class Realtime {
       if (connection.channels.size >= limit && !connection.channels.has(channel)) {
         throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
       }
-      await this.#join(connection, channel)
+      await this.#join(connection, channel, since, answer)
     })
   }
 
@@ -500,13 +515,26 @@ export class Realtime {
     } else if (isClusterChannel(channel)) {
       this.cluster.receive(channel, frame)
     }
+    if (this.#history.live.active) this.#history.live.hold(channel, frame)
   }
 
-  async #join (connection: Connection, channel: string): Promise<void> {
+  async #join (connection: Connection, channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void): Promise<void> {
     // A connection that closed while this waited its turn must not re-enter the registry.
     if (!this.#connections.has(connection.id)) return
+    const history = this.#history.limitsFor(channel)
+    if (history !== undefined) {
+      // Already a member: operations run in order, so it has every message since it joined.
+      if (connection.channels.has(channel)) await this.#history.answerMember(channel, since, answer)
+      else await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
+      return
+    }
+    // Without history nothing can be recovered (documented): the client reloads what it needs.
+    const outcome = since === undefined ? {} : { recovered: false }
     // Already a member: operations run in order, so its subscription is live.
-    if (!this.#registry.add(connection, channel)) return
+    if (!this.#registry.add(connection, channel)) {
+      answer?.(outcome)
+      return
+    }
     try {
       await this.#broker.subscribe(channel)
     } catch (err) {
@@ -515,6 +543,26 @@ export class Realtime {
       throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
     if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
+    answer?.(outcome)
+  }
+
+  /** A history join takes the broker reference first and enters the registry last. */
+  readonly #joinSteps: JoinSteps = {
+    subscribe: async (channel) => {
+      try {
+        await this.#broker.subscribe(channel)
+      } catch (err) {
+        this.#releaseChannel(channel)
+        throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+      }
+    },
+    release: (channel) => this.#releaseChannel(channel),
+    isOpen: (connection) => this.#connections.has(connection.id),
+    join: (connection, channel) => {
+      this.#registry.add(connection, channel)
+      if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
+    },
+    write: (connection, frame) => { this.#fanOut.send(frame, [connection]) }
   }
 
   /**

@@ -47,6 +47,67 @@ export interface Broker {
   unsubscribe (channel: string): Promise<void>
   /** Releases what the broker opened; never closes a connection the user owns. */
   close (): Promise<void>
+  /**
+   * Optional capability: channel history with offsets and epochs (channel rules with
+   * `history`). A broker without it cannot serve such rules: `register` fails.
+   */
+  readonly history?: HistoryStore
+}
+
+/** Where a channel's stream stands: the offset of its latest message and its epoch. */
+export interface StreamPosition {
+  /** 1, 2, 3, ... per channel; 0 before the first message. */
+  offset: number
+  /** Changes whenever the channel's stream is lost or reset (restart, eviction). */
+  epoch: string
+}
+
+/** How long and how much a channel keeps: the `history` of its rule. */
+export interface HistoryLimits {
+  /** Messages kept. */
+  size: number
+  /** Milliseconds without a publish after which the messages are dropped. */
+  ttl: number
+  /** Milliseconds the position (epoch and top offset) outlives the messages. */
+  positionTtl: number
+}
+
+export interface HistoryQuery {
+  /** Only messages with a greater offset. */
+  since?: number
+  /** At most this many messages. */
+  limit: number
+  /** Newest first. */
+  reverse?: boolean
+  /**
+   * Resolve only once every message up to the returned offset that this node will receive
+   * has been delivered to `onMessage`: a joining subscriber then tells replayed frames from
+   * live ones by offset alone.
+   */
+  caughtUp?: boolean
+}
+
+export interface HistoryEntry {
+  offset: number
+  /** The frame exactly as it was fanned out, offset and epoch included. */
+  frame: string
+}
+
+export interface HistoryPage extends StreamPosition {
+  /** Offset of the oldest message still kept; `offset + 1` when none is. */
+  earliest: number
+  entries: HistoryEntry[]
+}
+
+export interface HistoryStore {
+  /**
+   * Gives the message the channel's next offset, keeps it and publishes it like `publish`,
+   * as one step: every node sees the same offsets in the same order. `frameHead` is the frame
+   * without its closing `}`; the store appends `,"offset":N,"epoch":"E"}`.
+   */
+  publish (channel: string, frameHead: string, limits: HistoryLimits): Promise<void>
+  /** The channel's position and the kept messages `query` asks for (creating the position if none). */
+  read (channel: string, query: HistoryQuery, limits: HistoryLimits): Promise<HistoryPage>
 }
 
 /** Internal channel that carries `app.broadcast()` and chat; not a valid user channel name. */

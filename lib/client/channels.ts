@@ -1,19 +1,23 @@
 // The channels a client holds: one subscription object per channel, the subscribe requests
 // that confirm them on each connection, and what a refusal means (retry, or let go).
 import { ErrorCode, RealtimeError } from '../errors.js'
+import type { ChannelMessage, SubscribedMessage } from '../protocol.js'
 import { backoffDelay } from './backoff.js'
 import type { ClientSettings } from './options.js'
 import type { Outbox } from './outbox.js'
 import type { Requests } from './requests.js'
 import type { QueuedFrame } from './send-queue.js'
 import { ChannelSubscription } from './subscription.js'
+import { ChannelPositions, type StreamPosition, type Unrecovered } from './recovery.js'
 
 export interface ChannelsHost {
   settings: ClientSettings
   requests: Requests
   outbox: Outbox
-  /** The server confirmed `channel` (the client's `subscribed` event). */
-  subscribed: (channel: string) => void
+  /** The server confirmed `channel` (the client's `subscribed` event); history channels add their position. */
+  subscribed: (channel: string, answer: SubscribedMessage | undefined) => void
+  /** A history channel could not be recovered (the client's `unrecovered` event). */
+  unrecovered: (info: Unrecovered) => void
   /** A refusal, temporary or final (the client's `error` event). */
   error: (err: Error) => void
 }
@@ -25,6 +29,8 @@ export class Channels {
   /** Subscription tokens (docs/sessions.md) of held channels. */
   readonly #tokens = new Map<string, string>()
   readonly #host: ChannelsHost
+  /** Last position seen on each history channel, resumed from on every resubscribe. */
+  readonly #positions = new ChannelPositions()
 
   constructor (host: ChannelsHost) {
     this.#host = host
@@ -39,15 +45,17 @@ export class Channels {
   }
 
   /**
-   * The subscription of `channel`; a new one is asked for at once when the link is open.
-   * `token`: a subscription token sent with every subscribe of it from now on.
+   * The subscription of `channel`; a new one is asked for at once when the link is open,
+   * resuming after `since` when given (a position the application stored). `token`: a
+   * subscription token sent with every subscribe of it from now on.
    */
-  hold (channel: string, token?: string): ChannelSubscription {
+  hold (channel: string, since?: StreamPosition, token?: string): ChannelSubscription {
     if (token !== undefined) this.#tokens.set(channel, token)
     let subscription = this.#held.get(channel)
     if (subscription === undefined) {
       subscription = new ChannelSubscription(channel, this.#release)
       this.#held.set(channel, subscription)
+      if (since !== undefined) this.#positions.set(channel, since)
       if (this.#host.outbox.writable) this.#host.outbox.send(this.#subscribeRequest(subscription))
     }
     return subscription
@@ -69,26 +77,45 @@ export class Channels {
   }
 
   /**
-   * The subscribe frame of `subscription`, built when it is written. Resuming from a
-   * history offset adds the last offset seen here.
+   * A message of a held channel: true when it goes to the handlers. History channels drop a
+   * message seen twice, and heal a gap (the server node lost messages while its own broker
+   * link was down) by subscribing again from the last offset seen: the replay brings the rest.
    */
-  #subscribeFrame (subscription: ChannelSubscription, id: string): string {
-    const token = this.#tokens.get(subscription.channel)
-    return JSON.stringify(token === undefined
-      ? { id, type: 'subscribe', channel: subscription.channel }
-      : { id, type: 'subscribe', channel: subscription.channel, token })
+  deliver (message: ChannelMessage): boolean {
+    const subscription = this.#held.get(message.channel)
+    if (subscription === undefined) return true
+    const verdict = this.#positions.message(message)
+    if (verdict === 'gap' && this.#host.outbox.writable) {
+      this.#unsubscribe(message.channel)
+      this.#host.outbox.send(this.#subscribeRequest(subscription))
+    }
+    if (verdict !== 'deliver') return false
+    subscription.deliver(message)
+    return true
   }
 
-  /** Tracks one subscribe of `subscription` and returns its frame. */
+  /** Tracks one subscribe of `subscription` and returns its frame, built when it is written. */
   #subscribeRequest (subscription: ChannelSubscription): QueuedFrame {
     const { requests, settings } = this.#host
+    const { channel } = subscription
     const id = requests.nextId()
-    requests.add(id, 'subscribe', settings.requestTimeout, () => {
-      if (this.#held.get(subscription.channel) !== subscription) return
+    // The position is read when the frame is written: messages received until then count.
+    let since: StreamPosition | undefined
+    requests.add(id, 'subscribe', settings.requestTimeout, (answer: SubscribedMessage | undefined) => {
+      if (this.#held.get(channel) !== subscription) return
+      const lost = answer === undefined ? undefined : this.#positions.subscribed(answer, since)
       subscription.subscribed()
-      this.#host.subscribed(subscription.channel)
+      this.#host.subscribed(channel, answer)
+      if (lost === undefined) return
+      subscription.unrecovered(lost)
+      this.#host.unrecovered(lost)
     }, (err) => this.#refused(subscription, err))
-    return { text: () => this.#subscribeFrame(subscription, id), id, perConnection: true }
+    const text = (): string => {
+      since = this.#positions.since(channel)
+      const token = this.#tokens.get(channel)
+      return JSON.stringify({ id, type: 'subscribe', channel, ...(since === undefined ? {} : { since }), ...(token === undefined ? {} : { token }) })
+    }
+    return { text, id, perConnection: true }
   }
 
   #refused (subscription: ChannelSubscription, err: Error): void {
@@ -120,6 +147,7 @@ export class Channels {
     if (this.#held.get(subscription.channel) !== subscription) return
     this.#held.delete(subscription.channel)
     this.#tokens.delete(subscription.channel)
+    this.#positions.forget(subscription.channel)
     if (tellServer) this.#unsubscribe(subscription.channel)
   }
 

@@ -5,6 +5,7 @@ export type {
   ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription, SubscribeOptions
 } from './realtime-client.js'
 export type { GetToken } from './session.js'
+export type { StreamPosition, Unrecovered } from './recovery.js'
 export { ChannelSubscription } from './subscription.js'
 export type { SubscriptionState, SubscriptionEvents } from './subscription.js'
 export type { RequestOptions } from './requests.js'

@@ -23,6 +23,7 @@ import {
 import { Outbox } from './outbox.js'
 import { Requests, type RequestOptions } from './requests.js'
 import type { ChannelHandler, ChannelSubscription } from './subscription.js'
+import type { StreamPosition, Unrecovered } from './recovery.js'
 import { TypedEmitter } from './typed-emitter.js'
 import { SessionRefresher, currentToken, urlWithToken } from './session.js'
 import type { ChannelArgument, DataArgument, MessageType, RealtimeContract, ReplyOf, RequestFields } from './contract-types.js'
@@ -50,15 +51,6 @@ export interface OutgoingMessage {
 /** Any server frame, including application types the protocol does not define. */
 export type IncomingFrame = ServerMessage | { type: string, [field: string]: unknown }
 
-export interface SubscribeOptions {
-  /**
-   * A subscription token from your HTTP route (`app.realtime.subscriptionToken()`), sent with
-   * every subscribe of the channel, resubscribes included; a later `subscribe()` with a new
-   * token replaces it. See docs/sessions.md.
-   */
-  token?: string
-}
-
 export interface RealtimeClientEvents {
   /** Every state change. */
   state: ConnectionState
@@ -74,7 +66,9 @@ export interface RealtimeClientEvents {
   error: Error
   welcome: WelcomeMessage
   /** The server confirmed a subscription (again after each reconnect). */
-  subscribed: { channel: string }
+  subscribed: { channel: string, recovered?: boolean, offset?: number, epoch?: string }
+  /** A history channel missed messages that could not be replayed: reload its state (also on the subscription). */
+  unrecovered: Unrecovered
   /** Every channel message, whichever channel. */
   message: ChannelMessage
   broadcast: BroadcastMessage
@@ -88,6 +82,19 @@ export interface RealtimeClientEvents {
 }
 
 export type { ChannelHandler } from './subscription.js'
+
+export interface SubscribeOptions {
+  /** Resume a history channel after a position the application stored (e.g. across a page reload). */
+  since?: StreamPosition
+  /** Called when this channel missed messages that could not be replayed (the subscription's `unrecovered` event). */
+  onUnrecovered?: (info: Unrecovered) => void
+  /**
+   * A subscription token from your HTTP route (`app.realtime.subscriptionToken()`), sent with
+   * every subscribe of the channel, resubscribes included; a later `subscribe()` with a new
+   * token replaces it. See docs/sessions.md.
+   */
+  token?: string
+}
 
 /** Calling it removes the handler (the channel goes with its last handler); `ready` settles when the server answers the first subscribe. */
 export interface Subscription {
@@ -173,7 +180,10 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
       settings,
       requests: this.#requests,
       outbox: this.#outbox,
-      subscribed: (channel) => this.emit('subscribed', { channel }),
+      subscribed: (channel, answer) => this.emit('subscribed', answer?.offset === undefined
+        ? { channel }
+        : { channel, recovered: answer.recovered, offset: answer.offset, epoch: answer.epoch }),
+      unrecovered: (info) => this.emit('unrecovered', info),
       error: (err) => this.emit('error', err)
     })
     if (settings.getToken !== undefined) {
@@ -221,9 +231,11 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     this.#assertUsable()
     const token = options.token
     if (token !== undefined && (typeof token !== 'string' || token === '')) throw new TypeError('fastify-realtime client: a subscription token is a non-empty string')
-    const subscription = this.#channels.hold(channel, token)
+    const subscription = this.#channels.hold(channel, options.since, token)
     const remove = subscription.add(handler)
-    return Object.assign(() => remove(), { ready: subscription.ready, subscription })
+    const { onUnrecovered } = options
+    const stopUnrecovered = onUnrecovered === undefined ? undefined : subscription.on('unrecovered', onUnrecovered)
+    return Object.assign(() => { stopUnrecovered?.(); remove() }, { ready: subscription.ready, subscription })
   }
 
   /** Calls `handler` with the `data` of every `app.broadcast()`; returns a function that stops it. */
@@ -586,13 +598,12 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     welcome: (frame: WelcomeMessage) => this.#onWelcome(frame),
     pong: (frame: PongMessage) => { if (frame.ts !== undefined) this.#onPong(frame.ts) },
     message: (frame: ChannelMessage) => {
-      this.#channels.get(frame.channel)?.deliver(frame)
-      this.emit('message', frame)
+      if (this.#channels.deliver(frame)) this.emit('message', frame)
     },
     broadcast: (frame: BroadcastMessage) => this.emit('broadcast', frame),
     chat: (frame: ChatBroadcastMessage) => this.emit('chat', frame),
     ack: (frame: AckMessage) => this.#requests.settle(frame.id, frame.data),
-    subscribed: (frame: SubscribedMessage) => { if (frame.id !== undefined) this.#requests.settle(frame.id, undefined) },
+    subscribed: (frame: SubscribedMessage) => { if (frame.id !== undefined) this.#requests.settle(frame.id, frame) },
     unsubscribed: (frame: UnsubscribedMessage) => {
       if (frame.id !== undefined) this.#requests.settle(frame.id, undefined)
       // Nobody asked: the server dropped the channel.

@@ -3,6 +3,7 @@
 // the app reads `state` and `error` and listens to the events to show per-channel status.
 import type { ChannelMessage } from '../protocol.js'
 import { TypedEmitter, callSafely } from './typed-emitter.js'
+import type { Unrecovered } from './recovery.js'
 
 /**
  * `subscribing`: asked for, or held while disconnected (asked again on reconnect);
@@ -24,6 +25,8 @@ export interface SubscriptionEvents {
   error: Error
   /** Every message on the channel. */
   message: ChannelMessage
+  /** History channels: messages were missed that could not be replayed; reload the channel's state. */
+  unrecovered: Unrecovered
 }
 
 export type ChannelHandler<Data = unknown> = (data: Data, message: ChannelMessage) => void
@@ -105,6 +108,11 @@ export class ChannelSubscription extends TypedEmitter<SubscriptionEvents> {
     this.#confirm()
     this.#setState('subscribed')
     this.emit('subscribed', { resubscribed })
+  }
+
+  /** @internal History: missed messages could not be replayed. */
+  unrecovered (info: Unrecovered): void {
+    this.emit('unrecovered', info)
   }
 
   /** @internal A temporary failure; the client schedules the retry. */

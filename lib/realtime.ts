@@ -90,6 +90,8 @@ export class Realtime {
   readonly #broker: Broker
   readonly #log: FastifyBaseLogger
   readonly #connections = new Map<string, Connection>()
+  /** Broadcast recipients: connections past their `welcome` (a connect hook may still refuse the others). */
+  readonly #welcomed = new Set<Connection>()
   readonly #registry = new ChannelRegistry()
   readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0, errorsByCode: {} }
   readonly #hooks = new LifecycleHooks()
@@ -240,6 +242,11 @@ export class Realtime {
    */
   drain (options: DrainOptions = {}): Promise<void> {
     return this.#drainer.drain(this.#connections.values(), options, this.#settings.closeGracePeriod)
+  }
+
+  /** `drainOnClose`: like `drain()`, but a drain under way ends within `overMs` too. */
+  drainBeforeClose (overMs: number): Promise<void> {
+    return this.#drainer.drain(this.#connections.values(), { overMs }, this.#settings.closeGracePeriod, true)
   }
 
   /** True once `drain()` was called: the handshake answers 503. */
@@ -456,6 +463,7 @@ export class Realtime {
       maxPayload: this.#settings.maxPayload,
       ...this.#welcomeRateLimit
     })
+    this.#welcomed.add(connection)
   }
 
   readonly #dispatchFrame = (connection: Connection, data: Buffer, isBinary: boolean): void => {
@@ -468,6 +476,7 @@ export class Realtime {
    */
   async closeConnections (others: Iterable<WebSocket> = []): Promise<void> {
     this.#heartbeat.stop()
+    this.#drainer.stop()
     const sockets = new Set(others)
     for (const connection of this.#connections.values()) sockets.add(connection.socket)
     await closeGoingAway(sockets, this.#settings.closeGracePeriod)
@@ -475,11 +484,13 @@ export class Realtime {
 
   async stop (): Promise<void> {
     this.#heartbeat.stop()
+    this.#drainer.stop()
     await this.cluster.stop()
     // Leaves of the connections just closed are written before the broker goes.
     await this.#presence?.stop()
     this.#fanOut.flush()
     this.#registry.clear()
+    this.#welcomed.clear()
     this.#connections.clear()
     await this.#broker.close()
   }
@@ -503,7 +514,7 @@ export class Realtime {
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
-      const recipients = this.#fanOut.send(frame, this.#connections.values())
+      const recipients = this.#fanOut.send(frame, this.#welcomed)
       if (this.onDelivered !== undefined) this.onDelivered(recipients)
       return
     }
@@ -601,6 +612,7 @@ export class Realtime {
   }
 
   #remove (connection: Connection): void {
+    this.#welcomed.delete(connection)
     if (!this.#connections.delete(connection.id)) return
     for (const channel of this.#registry.removeAll(connection)) {
       this.#presence?.leave(connection, channel)

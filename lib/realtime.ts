@@ -383,10 +383,10 @@ export class Realtime {
     // that is still being authorized.
     await this.#inOrder(connection, channel, async () => {
       await this.#authorization.check(connection, channel, 'subscribe')
-      // Checked in the same synchronous step as #join's registry add, so concurrent
-      // subscribes of one connection cannot overshoot the limit.
+      // Checked in the same synchronous step as #join's registry add (plain channel) or as
+      // the history join's count of joins under way, so pipelined subscribes cannot overshoot.
       const limit = this.#settings.maxSubscriptionsPerConnection
-      if (connection.channels.size >= limit && !connection.channels.has(channel)) {
+      if (connection.channels.size + this.#history.joining(connection) >= limit && !connection.channels.has(channel)) {
         throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
       }
       await this.#join(connection, channel, since, answer, info)

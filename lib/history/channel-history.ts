@@ -94,11 +94,15 @@ export class ChannelHistory {
     }
   }
 
-  /** Answers a subscribe of a connection that already holds the channel: where the stream stands. */
+  /**
+   * Answers a subscribe of a connection that already holds the channel: where the stream stands.
+   * Nothing is replayed to a member, so a `since` below the current offset is not recovered:
+   * the frames it lacks may have been dropped for it (slow-consumer policy `drop`).
+   */
   async answerMember (channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void): Promise<void> {
     const { offset, epoch } = await this.read(channel, { limit: 1, reverse: true })
     if (since === undefined) answer?.({ offset, epoch })
-    else answer?.({ recovered: since.epoch === epoch && since.offset <= offset, offset, epoch })
+    else answer?.({ recovered: since.epoch === epoch && since.offset === offset, offset, epoch })
   }
 
   /**

@@ -27,17 +27,20 @@ export interface ExampleAppOptions {
   drainOnClose?: number
   /** More options for the realtime plugin (the tests use it to refuse client publishes, say). */
   realtime?: RealtimePluginOptions
-  /** Keep chat rooms' history (default); off for an engine without it (MQTT). */
+  /** Keep chat rooms' history (default); off for a broker without it (MQTT, the cluster broker). */
   history?: boolean
+  /** Track who is in a chat room (default); off for a broker without it (MQTT). */
+  presence?: boolean
 }
 
-/** The contract without history settings, for brokers that cannot keep it. */
-function withoutHistory (full: typeof contract): typeof contract {
-  const channels = full.channels.map((rule) => {
-    const { history: _history, ...rest } = rule as typeof rule & { history?: unknown }
-    return rest
+/** The contract without the rule settings a broker cannot serve (history, presence). */
+function contractFor (options: ExampleAppOptions): typeof contract {
+  if (options.history !== false && options.presence !== false) return contract
+  const channels = contract.channels.map((rule) => {
+    const { history, presence, ...rest } = rule as typeof rule & { history?: unknown, presence?: unknown }
+    return { ...rest, ...(options.history !== false && history !== undefined && { history }), ...(options.presence !== false && presence !== undefined && { presence }) }
   })
-  return { ...full, channels } as unknown as typeof contract
+  return { ...contract, channels } as unknown as typeof contract
 }
 
 export async function buildApp (options: ExampleAppOptions = {}) {
@@ -59,7 +62,7 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     path: '/ws',
     metrics: { registry },
     ...(options.drainOnClose !== undefined && { drainOnClose: options.drainOnClose }),
-    contract: options.history === false ? withoutHistory(contract) : contract,
+    contract: contractFor(options),
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),
     ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),

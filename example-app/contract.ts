@@ -16,13 +16,19 @@ export const ChatLine = Type.Object({
   cid: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
 }, { additionalProperties: false })
 
+/** What a page tells the room about itself: the name it chats under. */
+export const ChatPresence = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 40 })
+}, { additionalProperties: false })
+
 export const contract = defineContract({
   channels: [
     // Server-only notices (POST /api/channels/announcements/messages); clients get `forbidden`.
     { match: 'announcements', schema: ChatText, publish: 'server' },
     // Every other channel is a chat room: any name, chat lines only, the last 100 lines kept an
     // hour for pages that reload (GET /api/channels/:channel/history) or reconnect (recovery).
-    { match: '*', schema: ChatLine, history: { size: 100, ttl: 3_600_000 } }
+    // Who is in a room: each page sends the name it chats under with its subscribe.
+    { match: '*', schema: ChatLine, history: { size: 100, ttl: 3_600_000 }, presence: { info: ChatPresence } }
   ],
   messages: {
     /** How many connections of the answering node are in a channel. */

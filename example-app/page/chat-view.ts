@@ -66,9 +66,20 @@ export class ChatView {
   readonly #text = byId<HTMLInputElement>('text')
   readonly #send = byId<HTMLButtonElement>('send')
   readonly #reconnectNow = byId<HTMLButtonElement>('reconnect-now')
+  readonly #members = byId('members')
   readonly #startAgain = byId<HTMLButtonElement>('start-again')
   #onStartAgain: (() => void) | undefined
   #countdown: ReturnType<typeof setInterval> | undefined
+
+  /** Who is in the room shown: one name per user, with its number of tabs when more than one. */
+  setMembers (members: ReadonlyArray<{ name: string, connections: number }> | undefined): void {
+    if (members === undefined) {
+      this.#members.textContent = ''
+      return
+    }
+    const names = members.map(({ name, connections }) => connections > 1 ? `${name} (${connections} tabs)` : name)
+    this.#members.textContent = `here: ${names.join(', ')}`
+  }
 
   /** The "reconnect now" button shown while waiting for the next attempt. */
   onReconnectNow (action: () => void): void {

@@ -73,7 +73,10 @@ function startClient (): ChatClient {
     if (!joined.has(channel)) return
     confirmed.add(channel)
     renderChannels()
+    if (channel === active) refreshMembers()
   })
+  // Joins and leaves come coalesced per room; asking again keeps the list exact.
+  created.on('presence_diff', ({ channel }) => { if (channel === active) refreshMembers() })
   created.on('error', (err) => {
     const code = err instanceof RealtimeError ? err.code : undefined
     if (code !== undefined && JOIN_REFUSALS.has(code)) return
@@ -155,6 +158,23 @@ function viewChannel (channel: string): void {
   unread.delete(channel)
   renderChannels()
   renderMessages()
+  refreshMembers()
+}
+
+/** Asks the server who is in the room shown (the client keeps no member list that could go stale). */
+function refreshMembers (): void {
+  const channel = active
+  if (!confirmed.has(channel)) {
+    view.setMembers(undefined)
+    return
+  }
+  client.presence(channel).then((users) => {
+    if (active !== channel) return
+    view.setMembers(users.map((user) => {
+      const name = (user.connections[0]?.info as { name?: unknown } | undefined)?.name
+      return { name: typeof name === 'string' ? name : user.userId.slice(0, 8), connections: user.connections.length }
+    }))
+  }, () => view.setMembers(undefined))
 }
 
 /** Where each history channel was last seen: a rejoin (start again) resumes there. */
@@ -198,6 +218,8 @@ function subscribeTo (channel: string, since: { offset: number, epoch: string } 
     receive(channel, data, frame.ts)
   }, {
     ...(since !== undefined && { since }),
+    // Who this page is, for the room's presence list (sent again on every resubscribe).
+    info: { name: nameInput.value.trim().slice(0, 40) || 'anonymous' },
     onUnrecovered: () => system(`some messages in #${channel} were lost while disconnected (the server no longer had them)`)
   })
   joined.set(channel, subscription)

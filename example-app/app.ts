@@ -27,6 +27,17 @@ export interface ExampleAppOptions {
   drainOnClose?: number
   /** More options for the realtime plugin (the tests use it to refuse client publishes, say). */
   realtime?: RealtimePluginOptions
+  /** Keep chat rooms' history (default); off for an engine without it (MQTT). */
+  history?: boolean
+}
+
+/** The contract without history settings, for brokers that cannot keep it. */
+function withoutHistory (full: typeof contract): typeof contract {
+  const channels = full.channels.map((rule) => {
+    const { history: _history, ...rest } = rule as typeof rule & { history?: unknown }
+    return rest
+  })
+  return { ...full, channels } as unknown as typeof contract
 }
 
 export async function buildApp (options: ExampleAppOptions = {}) {
@@ -46,7 +57,7 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     path: '/ws',
     metrics: { registry },
     ...(options.drainOnClose !== undefined && { drainOnClose: options.drainOnClose }),
-    contract,
+    contract: options.history === false ? withoutHistory(contract) : contract,
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),
     ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),

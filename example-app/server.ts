@@ -18,7 +18,8 @@ const app = await buildApp({
   ...(env.NODE_ID !== undefined && { nodeId: env.NODE_ID }),
   // Without it this node uses the embedded broker.
   ...(env.REDIS_URL !== undefined && { redis: { url: env.REDIS_URL } }),
-  ...(env.MQTT_URL !== undefined && { realtime: { mqtt: { url: env.MQTT_URL } } }),
+  // MQTT carries frames but keeps no history: the chat rooms go without it there.
+  ...(env.MQTT_URL !== undefined && { realtime: { mqtt: { url: env.MQTT_URL } }, history: false }),
   // The proxy's own address (127.0.0.1 in the cluster): request.ip is then the client's
   // address as nginx saw it. Trust only proxies you run, or any client can claim any address.
   ...(env.TRUST_PROXY !== undefined && { trustProxy: env.TRUST_PROXY }),

@@ -26,6 +26,8 @@ export const ErrorCode = {
   TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
   /** `app.realtime.history()` on a channel that no rule with `history` matches. */
   NO_HISTORY: 'no_history',
+  /** A `presence` or `presence_stats` request for a channel whose rule does not enable presence. */
+  PRESENCE_DISABLED: 'presence_disabled',
   // Raised by the client itself, never sent by the server.
   /** Client: no `ack` or `error` arrived within `requestTimeout` after the frame was sent. */
   REQUEST_TIMEOUT: 'request_timeout',
@@ -54,6 +56,7 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   rate_limited: 'Too many messages',
   too_many_subscriptions: 'Too many subscriptions',
   no_history: 'The channel keeps no history',
+  presence_disabled: 'Presence is not enabled for this channel',
   request_timeout: 'No answer from the server in time',
   queue_full: 'Send queue is full while disconnected',
   disconnected: 'Connection lost before the server answered',

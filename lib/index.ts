@@ -141,9 +141,11 @@ export { linkOfPort, linkOfProcess, type IpcLink } from './brokers/cluster/relay
 export type { RedisBrokerOptions } from './brokers/redis-broker.js'
 export type {
   Broker, BrokerContext, BrokerListener, BrokerState,
-  HistoryStore, HistoryLimits, HistoryQuery, HistoryPage, HistoryEntry
+  HistoryStore, HistoryLimits, HistoryQuery, HistoryPage, HistoryEntry, BrokerPresence, PresenceStats
 } from './brokers/broker.js'
 export type { HistoryOptions, HistoryResult, SubscribeOutcome } from './history/channel-history.js'
 export { MAX_HISTORY_SIZE, POSITION_TTL } from './history/history-rule.js'
+export { PRESENCE_TTL_INTERVALS } from './presence/presence.js'
+export type { PresenceInfoFunction, PresenceOptions } from './options.js'
 export { ErrorCode, CloseCode, RealtimeError, errorMessages, FINAL_CLOSE_CODES } from './errors.js'
 export * from './protocol.js'

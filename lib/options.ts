@@ -60,12 +60,25 @@ export const OptionsSchema = Type.Object({
     maxBufferedBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
     /** `close`: close with 1013 (terminated after `closeGracePeriod`); `drop`: skip frames for it until it catches up. */
     policy: Type.Union([Type.Literal('close'), Type.Literal('drop')], { default: 'close' })
+  }, { default: {}, additionalProperties: false }),
+  /** Presence of channels whose rule asks for it (see docs/presence.md). */
+  presence: Type.Object({
+    /** Milliseconds over which joins and leaves of a channel are coalesced into one `presence_diff` per node. */
+    eventWindow: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+    /** Joins and leaves listed in one `presence_diff`; more are counted in its `more`. */
+    maxEventsPerFrame: Type.Integer({ minimum: 1, default: 100 }),
+    /** Largest presence info of a member, in bytes of JSON; larger info sent with a subscribe answers `invalid_message`. */
+    maxInfoBytes: Type.Integer({ minimum: 2, maximum: 65_536, default: 1024 })
   }, { default: {}, additionalProperties: false })
 })
 
 export type DataOptions = Static<typeof OptionsSchema>
 export type RateLimitOptions = Exclude<DataOptions['rateLimit'], false>
 export type SlowConsumerOptions = DataOptions['slowConsumer']
+export type PresenceOptions = DataOptions['presence']
+
+/** A member's presence info from its connection (for example a display name from `connection.user`). */
+export type PresenceInfoFunction = (connection: Connection) => unknown
 
 /** What `authorize` is asked about. */
 /** `chat` is asked with `channel` set to `'!broadcast'`: a chat line reaches every connection. */
@@ -88,7 +101,7 @@ export type AuthenticateFunction = (request: FastifyRequest) => unknown
 /** Exact origins, anchored regexes, or a function deciding per origin. */
 export type AllowedOrigins = ReadonlyArray<string | RegExp> | ((origin: string, request: FastifyRequest) => boolean)
 
-export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLimit' | 'slowConsumer'>> {
+export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLimit' | 'slowConsumer' | 'presence'>> {
   /** Where frames travel between publishers and subscribers; `MemoryBroker` (one process) by default. */
   broker?: Broker
   /** Fan out through Redis: shorthand for `broker: new RedisBroker(redis)`. */
@@ -97,6 +110,9 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   mqtt?: MqttBrokerOptions
   rateLimit?: false | Partial<RateLimitOptions>
   slowConsumer?: Partial<SlowConsumerOptions>
+  presence?: Partial<PresenceOptions>
+  /** The presence info of a connection's membership in channels with presence (unless the client sends its own). */
+  presenceInfo?: PresenceInfoFunction
   /** Runs before the upgrade; its result becomes `connection.user`. */
   authenticate?: AuthenticateFunction
   /** Decides each client `subscribe` and `publish`, after the built-in namespace rules. */
@@ -123,6 +139,7 @@ export interface ResolvedOptions extends DataOptions {
   channels: ChannelRules
   metrics: MetricsOptions | undefined
   contract: RealtimeContract | undefined
+  presenceInfo: PresenceInfoFunction | undefined
 }
 
 const validator = Compile(OptionsSchema)
@@ -132,7 +149,7 @@ const validator = Compile(OptionsSchema)
  * hand in resolveOptions. Every option that is not in OptionsSchema must be listed here, or
  * register refuses it as unknown.
  */
-export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract', 'metrics'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
+export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract', 'metrics', 'presenceInfo'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
 
 // Fails to compile when RealtimePluginOptions gains a non-data option missing from the list.
 type MustBeNever<T extends never> = T
@@ -214,7 +231,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
   checkOptionNames(options)
-  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, metrics } = options
+  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, metrics, presenceInfo } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -240,6 +257,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   checkFunction('authenticate', authenticate)
   checkFunction('authorize', authorize)
   checkFunction('userId', userId)
+  checkFunction('presenceInfo', presenceInfo)
   checkAllowedOrigins(allowedOrigins)
   const idOf = userId ?? defaultUserId
   checkContract(contract)
@@ -257,6 +275,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     channels: channelRules,
     metrics: checkMetricsOptions(metrics),
     contract,
+    presenceInfo,
     userId: (user) => {
       const id = idOf(user)
       return id === undefined || id === null || id === '' ? undefined : String(id)

@@ -50,7 +50,9 @@ export const SubscribeMessage = Type.Object({
   channel: Channel,
   id: Type.Optional(RequestId),
   /** Resume a history channel after this position: the missed messages are replayed first. */
-  since: Type.Optional(StreamPosition)
+  since: Type.Optional(StreamPosition),
+  /** Presence info of this connection, for channels whose rule has a presence `info` schema. */
+  info: Type.Optional(Type.Unknown())
 })
 
 export const UnsubscribeMessage = Type.Object({
@@ -75,8 +77,24 @@ export const ChatMessage = Type.Object({
   id: Type.Optional(RequestId)
 })
 
+/** Who is in a channel with presence: answered with `presence`. */
+export const PresenceRequest = Type.Object({
+  type: Type.Literal('presence'),
+  channel: Channel,
+  id: Type.Optional(RequestId)
+})
+
+/** How many are in a channel with presence: answered with `presence_stats`. */
+export const PresenceStatsRequest = Type.Object({
+  type: Type.Literal('presence_stats'),
+  channel: Channel,
+  id: Type.Optional(RequestId)
+})
+
 /** Built-in client-to-server messages; applications add their own with `app.realtime.handle()`. */
-export const ClientMessage = Type.Union([PingMessage, SubscribeMessage, UnsubscribeMessage, PublishMessage, ChatMessage])
+export const ClientMessage = Type.Union([
+  PingMessage, SubscribeMessage, UnsubscribeMessage, PublishMessage, ChatMessage, PresenceRequest, PresenceStatsRequest
+])
 
 // Server to client
 
@@ -162,15 +180,65 @@ export const ErrorMessage = Type.Object({
   details: Type.Optional(Type.Unknown())
 })
 
+/** One subscribed connection of a channel with presence, in `presence_diff`. */
+export const PresenceMember = Type.Object({
+  /** The user id (server's `userId` option), or the connection id for anonymous connections. */
+  userId: Type.String(),
+  connectionId: Type.String(),
+  nodeId: Type.String(),
+  info: Type.Optional(Type.Unknown())
+})
+
+/** One user of a channel with presence and each of its connections (tabs, devices). */
+export const PresenceUser = Type.Object({
+  userId: Type.String(),
+  connections: Type.Array(Type.Object({
+    connectionId: Type.String(),
+    nodeId: Type.String(),
+    info: Type.Optional(Type.Unknown())
+  }))
+})
+
+/** Answer to a `presence` request: every member, on every node, grouped per user. */
+export const PresenceMessage = Type.Object({
+  type: Type.Literal('presence'),
+  channel: Channel,
+  users: Type.Array(PresenceUser),
+  id: Type.Optional(RequestId)
+})
+
+/** Answer to a `presence_stats` request. */
+export const PresenceStatsMessage = Type.Object({
+  type: Type.Literal('presence_stats'),
+  channel: Channel,
+  users: Type.Integer(),
+  connections: Type.Integer(),
+  id: Type.Optional(RequestId)
+})
+
+/**
+ * Joins and leaves of a channel, coalesced over the server's `presence.eventWindow`: at most
+ * one per channel and node per window. `more` counts events not listed (over `maxEventsPerFrame`).
+ */
+export const PresenceDiffMessage = Type.Object({
+  type: Type.Literal('presence_diff'),
+  channel: Channel,
+  joins: Type.Array(PresenceMember),
+  leaves: Type.Array(PresenceMember),
+  more: Type.Optional(Type.Integer()),
+  ts: Type.Number()
+})
+
 export const ServerMessage = Type.Union([
   WelcomeMessage, PongMessage, SubscribedMessage, UnsubscribedMessage, ChannelMessage,
-  BroadcastMessage, ChatBroadcastMessage, AckMessage, ErrorMessage
+  BroadcastMessage, ChatBroadcastMessage, AckMessage, ErrorMessage,
+  PresenceMessage, PresenceStatsMessage, PresenceDiffMessage
 ])
 
 /** Every `type` the protocol defines; applications may not register these names. */
 export const RESERVED_TYPES: ReadonlySet<string> = new Set([
-  'ping', 'subscribe', 'unsubscribe', 'publish', 'chat',
-  'welcome', 'pong', 'subscribed', 'unsubscribed', 'message', 'broadcast', 'ack', 'error'
+  'ping', 'subscribe', 'unsubscribe', 'publish', 'chat', 'presence', 'presence_stats',
+  'welcome', 'pong', 'subscribed', 'unsubscribed', 'message', 'broadcast', 'ack', 'error', 'presence_diff'
 ])
 
 /** Names an application may give its own message types. */
@@ -193,3 +261,10 @@ export type BroadcastMessage = Type.Static<typeof BroadcastMessage>
 export type ChatBroadcastMessage = Type.Static<typeof ChatBroadcastMessage>
 export type AckMessage = Type.Static<typeof AckMessage>
 export type ErrorMessage = Type.Static<typeof ErrorMessage>
+export type PresenceRequest = Type.Static<typeof PresenceRequest>
+export type PresenceStatsRequest = Type.Static<typeof PresenceStatsRequest>
+export type PresenceMember = Type.Static<typeof PresenceMember>
+export type PresenceUser = Type.Static<typeof PresenceUser>
+export type PresenceMessage = Type.Static<typeof PresenceMessage>
+export type PresenceStatsMessage = Type.Static<typeof PresenceStatsMessage>
+export type PresenceDiffMessage = Type.Static<typeof PresenceDiffMessage>

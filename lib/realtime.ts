@@ -19,7 +19,11 @@ import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
 import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
-import { BROADCAST_CHANNEL, type Broker, type BrokerState, type StreamPosition } from './brokers/broker.js'
+import { BROADCAST_CHANNEL, type Broker, type BrokerState, type StreamPosition, type PresenceStats } from './brokers/broker.js'
+import { Presence } from './presence/presence.js'
+import { PresenceRules } from './presence/presence-rules.js'
+import { registerPresenceHandlers } from './presence/presence-handlers.js'
+import type { PresenceUser } from './protocol.js'
 import { LifecycleHooks, closeReason, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
 import { Drainer, type DrainOptions } from './drain.js'
 import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
@@ -29,7 +33,7 @@ import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
 import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload' | 'presence' | 'presenceInfo'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -98,6 +102,8 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
+  /** Only when a channel rule asks for presence. */
+  readonly #presence: Presence | undefined
   readonly #history: ChannelHistory
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
@@ -135,7 +141,18 @@ export class Realtime {
         connection.socket.terminate()
       }
     )
+    const presenceRules = new PresenceRules(settings.channels)
+    this.#presence = presenceRules.used
+      ? new Presence({
+        nodeId: settings.nodeId,
+        heartbeatInterval: settings.heartbeatInterval,
+        options: settings.presence,
+        presenceInfo: settings.presenceInfo,
+        userIdOf: (connection) => this.#authorization.userIdOf(connection.user)
+      }, presenceRules, broker, log)
+      : undefined
     registerBuiltInHandlers(this.#dispatcher, this)
+    registerPresenceHandlers(this.#dispatcher, this.#presence, (connection, channel) => this.#authorization.check(connection, channel, 'subscribe'))
     this.cluster = new ClusterCommands(this, broker, log, { commandTimeout: settings.clusterCommandTimeout, announceInterval: settings.clusterAnnounceInterval })
   }
 
@@ -177,6 +194,18 @@ export class Realtime {
       heartbeatTerminations: this.#heartbeatTerminations,
       connectionsClosed: this.#connectionsClosed
     }
+  }
+
+  /** Who is subscribed to `channel` on every node, grouped per user. Rejects with `presence_disabled` when its rule has no presence. */
+  async presence (channel: string): Promise<PresenceUser[]> {
+    if (this.#presence === undefined) throw new RealtimeError(ErrorCode.PRESENCE_DISABLED)
+    return await this.#presence.members(channel)
+  }
+
+  /** How many users and connections are subscribed to `channel` on every node. */
+  async presenceStats (channel: string): Promise<PresenceStats> {
+    if (this.#presence === undefined) throw new RealtimeError(ErrorCode.PRESENCE_DISABLED)
+    return await this.#presence.stats(channel)
   }
 
   /** Adds a lifecycle hook (see lib/hooks/lifecycle-hooks.ts); sync or async, errors are logged. */
@@ -290,12 +319,14 @@ export class Realtime {
    */
   async subscribe (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#inOrder(connection, channel, () => this.#join(connection, channel, undefined))
+    const info = this.#presence?.infoFor(connection, channel, undefined)
+    await this.#inOrder(connection, channel, () => this.#join(connection, channel, undefined, undefined, info))
   }
 
   async unsubscribe (connection: Connection, channel: string): Promise<void> {
     await this.#inOrder(connection, channel, async () => {
       if (!this.#registry.remove(connection, channel)) return
+      this.#presence?.leave(connection, channel)
       if (this.#hooks.unsubscribe.length !== 0) this.#hooks.notify(this.#hooks.unsubscribe, connection, channel)
       await this.#broker.unsubscribe(channel)
     })
@@ -335,8 +366,12 @@ export class Realtime {
    * A client's subscribe: namespace rules, `authorize`, then the subscription limit. `answer`
    * gets the fields of `subscribed` (recovery, position) before any replayed message is sent.
    */
-  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void): Promise<void> {
+  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, sentInfo?: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
+    // Presence info is checked before anything is subscribed (`invalid_message`).
+    const info = this.#presence === undefined
+      ? refuseInfo(sentInfo)
+      : this.#presence.infoFor(connection, channel, sentInfo)
     // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
     // that is still being authorized.
     await this.#inOrder(connection, channel, async () => {
@@ -347,7 +382,7 @@ export class Realtime {
       if (connection.channels.size >= limit && !connection.channels.has(channel)) {
         throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
       }
-      await this.#join(connection, channel, since, answer)
+      await this.#join(connection, channel, since, answer, info)
     })
   }
 
@@ -381,6 +416,7 @@ export class Realtime {
       }
       this.#log.warn({ err }, 'broadcast channel not subscribed yet: the broker is unavailable')
     }
+    await this.#presence?.start()
     this.#heartbeat.start()
   }
 
@@ -440,6 +476,8 @@ export class Realtime {
   async stop (): Promise<void> {
     this.#heartbeat.stop()
     await this.cluster.stop()
+    // Leaves of the connections just closed are written before the broker goes.
+    await this.#presence?.stop()
     this.#fanOut.flush()
     this.#registry.clear()
     this.#connections.clear()
@@ -479,14 +517,18 @@ export class Realtime {
     if (this.#history.live.active) this.#history.live.hold(channel, frame)
   }
 
-  async #join (connection: Connection, channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void): Promise<void> {
+  async #join (connection: Connection, channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void, info?: unknown): Promise<void> {
     // A connection that closed while this waited its turn must not re-enter the registry.
     if (!this.#connections.has(connection.id)) return
     const history = this.#history.limitsFor(channel)
     if (history !== undefined) {
       // Already a member: operations run in order, so it has every message since it joined.
       if (connection.channels.has(channel)) await this.#history.answerMember(channel, since, answer)
-      else await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
+      else {
+        await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
+        // After `subscribed` here: a replay must follow the answer, and may not wait for presence.
+        await this.#presence?.join(connection, channel, info)
+      }
       return
     }
     // Without history nothing can be recovered (documented): the client reloads what it needs.
@@ -503,6 +545,8 @@ export class Realtime {
       if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
       throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
+    // Listed before `subscribed` is answered: a presence request after it includes this connection.
+    await this.#presence?.join(connection, channel, info)
     if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
     answer?.(outcome)
   }
@@ -558,7 +602,10 @@ export class Realtime {
 
   #remove (connection: Connection): void {
     if (!this.#connections.delete(connection.id)) return
-    for (const channel of this.#registry.removeAll(connection)) this.#releaseChannel(channel)
+    for (const channel of this.#registry.removeAll(connection)) {
+      this.#presence?.leave(connection, channel)
+      this.#releaseChannel(channel)
+    }
   }
 
   // One listener of each kind for all sockets; `this` is the socket.
@@ -616,4 +663,12 @@ export class Realtime {
       closed(connection, code, reason)
     }
   })()
+}
+
+/** Without presence, no channel takes presence info. */
+function refuseInfo (sent: unknown): undefined {
+  if (sent !== undefined) {
+    throw new RealtimeError(ErrorCode.INVALID_MESSAGE, 'This channel takes no presence info', [{ path: '/info', message: 'not accepted for this channel' }])
+  }
+  return undefined
 }

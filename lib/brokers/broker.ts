@@ -22,8 +22,47 @@ export interface BrokerContext {
   ingest?: (channel: string, data: unknown) => string | undefined
 }
 
+/** One subscribed connection as presence lists it. */
+export interface PresenceMember {
+  /** The connection's user id (the `userId` option), or its connection id when anonymous. */
+  userId: string
+  connectionId: string
+  nodeId: string
+  /** Small application data: from `presenceInfo`, or sent with the subscribe. */
+  info?: unknown
+}
+
+export interface PresenceStats {
+  /** Distinct user ids. */
+  users: number
+  connections: number
+}
+
+/**
+ * Optional broker capability: who is subscribed to a channel, across every node. Members
+ * are written by the node that holds their connection and expire `ttl` ms after that node
+ * last wrote them, so a node that dies without a word loses its members within `ttl`.
+ */
+export interface BrokerPresence {
+  /**
+   * Adds or refreshes `members` of `channel` (all of this node), listed until removed or
+   * until `ttl` ms pass without another add. Resolves with members of any node whose
+   * time ran out, removed on the way (their node is gone): the caller announces them.
+   */
+  add (channel: string, members: readonly PresenceMember[], ttl: number): Promise<PresenceMember[]>
+  /** Removes members (as they were added). */
+  remove (channel: string, members: readonly PresenceMember[]): Promise<void>
+  /** Every live member of `channel`, on every node. */
+  members (channel: string): Promise<PresenceMember[]>
+  stats (channel: string): Promise<PresenceStats>
+  /** Removes every member listed by the node `nodeId`, on every channel (a previous run's, or ours at close). */
+  removeNode (nodeId: string): Promise<void>
+}
+
 export interface Broker {
   readonly state: BrokerState
+  /** Presence, when the broker can hold it; a channel rule with `presence` needs it. */
+  readonly presence?: BrokerPresence
   /** Connects; resolves once publish and subscribe work. */
   start (context: BrokerContext): Promise<void>
   /**

@@ -4,6 +4,7 @@ import { RealtimeError, ErrorCode } from '../errors.js'
 import type { Broker, BrokerContext, BrokerState, BrokerListener } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
 import { MemoryHistory } from './memory-history.js'
+import { MemoryPresence } from './memory-presence.js'
 
 export class MemoryBroker implements Broker {
   #state: BrokerState = 'starting'
@@ -14,6 +15,8 @@ export class MemoryBroker implements Broker {
     assertReady: () => this.#assertReady(),
     deliver: (channel, frame) => { if (this.#interest.has(channel)) this.#onMessage!(channel, frame) }
   })
+
+  readonly presence = new MemoryPresence()
 
   get state (): BrokerState {
     return this.#state
@@ -40,6 +43,7 @@ export class MemoryBroker implements Broker {
   async close (): Promise<void> {
     this.#state = 'closed'
     this.#interest.clear()
+    this.presence.clear()
     this.#onMessage = undefined
     this.history.close()
   }

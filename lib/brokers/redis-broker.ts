@@ -10,6 +10,7 @@ import { ChannelInterest } from './channel-interest.js'
 import { envelopeHeader, parseEnvelope } from './envelope.js'
 import { RedisHistory } from './redis-history.js'
 import { LinkWatch, dropLink, isCommandTimeout, withDeadline } from './redis-link-watch.js'
+import { RedisPresence } from './redis-presence.js'
 
 export interface RedisBrokerOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With `sharded`, one node of the cluster. */
@@ -115,6 +116,9 @@ export class RedisBroker implements Broker {
     log: () => this.#log
   })
 
+  /** Presence members in Redis hashes, written through the publishing connection. */
+  readonly presence: RedisPresence
+
   constructor (options: RedisBrokerOptions = {}) {
     checkOptions(options)
     this.#options = options
@@ -127,6 +131,10 @@ export class RedisBroker implements Broker {
       { interval: options.pingInterval ?? DEFAULT_PING_INTERVAL, timeout: this.#commandTimeout },
       (connection, err) => { if (isCommandTimeout(err)) this.#onStalled(connection, 'PING') }
     )
+    this.presence = new RedisPresence({
+      connection: () => this.#state === 'ready' ? this.#publisher : undefined,
+      keyPrefix: this.#keyPrefix
+    })
   }
 
   get state (): BrokerState {

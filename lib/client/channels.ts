@@ -29,6 +29,8 @@ export class Channels {
   readonly #host: ChannelsHost
   /** Last position seen on each history channel, resumed from on every resubscribe. */
   readonly #positions = new ChannelPositions()
+  /** Presence info sent with every subscribe of a channel (rules with a presence `info` schema). */
+  readonly #info = new Map<string, unknown>()
 
   constructor (host: ChannelsHost) {
     this.#host = host
@@ -46,12 +48,15 @@ export class Channels {
    * The subscription of `channel`; a new one is asked for at once when the link is open,
    * resuming after `since` when given (a position the application stored).
    */
-  hold (channel: string, since?: StreamPosition): ChannelSubscription {
+  hold (channel: string, since?: StreamPosition, info?: unknown): ChannelSubscription {
     let subscription = this.#held.get(channel)
     if (subscription === undefined) {
       subscription = new ChannelSubscription(channel, this.#release)
       this.#held.set(channel, subscription)
       if (since !== undefined) this.#positions.set(channel, since)
+      // The first holder's info counts, as the server keeps one membership per connection.
+      if (info !== undefined) this.#info.set(channel, info)
+      else this.#info.delete(channel)
       if (this.#host.outbox.writable) this.#host.outbox.send(this.#subscribeRequest(subscription))
     }
     return subscription
@@ -108,7 +113,8 @@ export class Channels {
     }, (err) => this.#refused(subscription, err))
     const text = (): string => {
       since = this.#positions.since(channel)
-      return JSON.stringify(since === undefined ? { id, type: 'subscribe', channel } : { id, type: 'subscribe', channel, since })
+      const info = this.#info.get(channel)
+      return JSON.stringify({ id, type: 'subscribe', channel, ...(since !== undefined && { since }), ...(info !== undefined && { info }) })
     }
     return { text, id, perConnection: true }
   }

@@ -4,6 +4,7 @@ export { RealtimeClient } from './realtime-client.js'
 export type {
   ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription, SubscribeOptions
 } from './realtime-client.js'
+export type { PresenceEvent, PresenceCounts, PresenceClientEvents } from './presence.js'
 export type { StreamPosition, Unrecovered } from './recovery.js'
 export { ChannelSubscription } from './subscription.js'
 export type { SubscriptionState, SubscriptionEvents } from './subscription.js'
@@ -15,5 +16,6 @@ export type { RealtimeContract, ChannelName, ChannelData, MessageType, RequestFi
 export { ErrorCode, CloseCode, FINAL_CLOSE_CODES, RealtimeError, errorMessages } from '../errors.js'
 export type {
   ServerMessage, WelcomeMessage, PongMessage, ChannelMessage, BroadcastMessage, ChatBroadcastMessage,
-  AckMessage, ErrorMessage, ClientMessage
+  AckMessage, ErrorMessage, ClientMessage, PresenceMember, PresenceUser, PresenceMessage, PresenceStatsMessage,
+  PresenceDiffMessage
 } from '../protocol.js'

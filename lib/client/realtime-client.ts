@@ -9,7 +9,7 @@
 // at run time); errors.ts has no imports.
 import type {
   BroadcastMessage, ChannelMessage, ChatBroadcastMessage, ErrorMessage, PongMessage, ServerMessage,
-  SubscribedMessage, UnsubscribedMessage, WelcomeMessage, AckMessage
+  SubscribedMessage, UnsubscribedMessage, WelcomeMessage, AckMessage, PresenceDiffMessage, PresenceUser
 } from '../protocol.js'
 import { CloseCode, ErrorCode, FINAL_CLOSE_CODES, RealtimeError } from '../errors.js'
 import { backoffDelay } from './backoff.js'
@@ -25,6 +25,7 @@ import { Requests, type RequestOptions } from './requests.js'
 import type { ChannelHandler, ChannelSubscription } from './subscription.js'
 import type { StreamPosition, Unrecovered } from './recovery.js'
 import { TypedEmitter } from './typed-emitter.js'
+import { emitPresenceDiff, requestPresence, requestPresenceStats, type PresenceClientEvents, type PresenceCounts } from './presence.js'
 import type { ChannelArgument, DataArgument, MessageType, RealtimeContract, ReplyOf, RequestFields } from './contract-types.js'
 
 /**
@@ -50,7 +51,7 @@ export interface OutgoingMessage {
 /** Any server frame, including application types the protocol does not define. */
 export type IncomingFrame = ServerMessage | { type: string, [field: string]: unknown }
 
-export interface RealtimeClientEvents {
+export interface RealtimeClientEvents extends PresenceClientEvents {
   /** Every state change. */
   state: ConnectionState
   /** The server welcomed the connection (`connectionId`, `nodeId` are set); channels are being resubscribed, queued frames sent. */
@@ -85,6 +86,8 @@ export interface SubscribeOptions {
   since?: StreamPosition
   /** Called when this channel missed messages that could not be replayed (the subscription's `unrecovered` event). */
   onUnrecovered?: (info: Unrecovered) => void
+  /** Presence info sent with every (re)subscribe, for channels whose rule has a presence `info` schema. */
+  info?: unknown
 }
 
 /** Calling it removes the handler (the channel goes with its last handler); `ready` settles when the server answers the first subscribe. */
@@ -210,11 +213,21 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
    */
   subscribe<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, handler: ChannelHandler<DataArgument<Contract, Argument>>, options: SubscribeOptions = {}): Subscription {
     this.#assertUsable()
-    const subscription = this.#channels.hold(channel, options.since)
+    const subscription = this.#channels.hold(channel, options.since, options.info)
     const remove = subscription.add(handler)
     const { onUnrecovered } = options
     const stopUnrecovered = onUnrecovered === undefined ? undefined : subscription.on('unrecovered', onUnrecovered)
     return Object.assign(() => { stopUnrecovered?.(); remove() }, { ready: subscription.ready, subscription })
+  }
+
+  /** Every member of `channel` (a channel with presence) on every node, grouped per user; asked fresh each time. */
+  presence (channel: string): Promise<PresenceUser[]> {
+    return requestPresence((message) => this.request(message), channel)
+  }
+
+  /** How many users and connections `channel` has. */
+  presenceStats (channel: string): Promise<PresenceCounts> {
+    return requestPresenceStats((message) => this.request(message), channel)
   }
 
   /** Calls `handler` with the `data` of every `app.broadcast()`; returns a function that stops it. */
@@ -567,6 +580,9 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     chat: (frame: ChatBroadcastMessage) => this.emit('chat', frame),
     ack: (frame: AckMessage) => this.#requests.settle(frame.id, frame.data),
     subscribed: (frame: SubscribedMessage) => { if (frame.id !== undefined) this.#requests.settle(frame.id, frame) },
+    presence: (frame: { id?: string }) => { if (frame.id !== undefined) this.#requests.settle(frame.id, frame) },
+    presence_stats: (frame: { id?: string }) => { if (frame.id !== undefined) this.#requests.settle(frame.id, frame) },
+    presence_diff: (frame: PresenceDiffMessage) => emitPresenceDiff(frame, (event, payload) => this.emit<typeof event>(event, payload as RealtimeClientEvents[typeof event])),
     unsubscribed: (frame: UnsubscribedMessage) => {
       if (frame.id !== undefined) this.#requests.settle(frame.id, undefined)
       // Nobody asked: the server dropped the channel.

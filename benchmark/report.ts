@@ -1,4 +1,4 @@
-// Renders the benchmark's JSON summary as the markdown table the README quotes.
+// Renders the benchmark's JSON summary as the markdown table docs/performance.md quotes.
 type Summary = Record<string, Record<string, Record<string, number>>>
 
 interface Results {

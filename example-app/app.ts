@@ -46,7 +46,9 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     trustProxy: options.trustProxy ?? false,
     // The router answers 414 to params over 100 characters; channel names may have 200, more
     // when percent-encoded. The route's schema enforces the real limit with a 400.
-    routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH }
+    routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH },
+    // Fastify cuts app.close() off at pluginTimeout: a drain needs it above drainOnClose (docs/operations.md).
+    pluginTimeout: 10_000 + (options.drainOnClose ?? 0)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // One registry per app: the process' default metrics and the plugin's, served on /metrics.

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { resolveOptions, type RealtimePluginOptions } from './options.js'
 import { Realtime } from './realtime.js'
+import { checkDrainOnClose } from './drain.js'
 import { HandshakeGuard, HandshakeStatus } from './handshake.js'
 import { createMetrics } from './metrics/prometheus-metrics.js'
 import { warnAboutOpenPublishing } from './startup-warnings.js'
@@ -16,6 +17,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     throw new Error('fastify-realtime registers @fastify/websocket itself (with its own limits and close handling); do not register it before')
   }
   const settings = resolveOptions(options)
+  checkDrainOnClose(settings.drainOnClose, settings.closeGracePeriod, fastify.initialConfig.pluginTimeout)
   const metrics = settings.metrics === undefined ? undefined : await createMetrics(settings.metrics)
   const realtime = new Realtime(settings, metrics?.instrument(settings.broker) ?? settings.broker, fastify.log)
   metrics?.bind(realtime)
@@ -43,7 +45,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     preClose: function closeSockets (this: FastifyInstance, done: (err?: Error) => void) {
       handshake.close()
       const server = this.websocketServer
-      const drained = settings.drainOnClose > 0 ? realtime.drain({ overMs: settings.drainOnClose }) : Promise.resolve()
+      const drained = settings.drainOnClose > 0 ? realtime.drainBeforeClose(settings.drainOnClose) : Promise.resolve()
       drained.catch((err: unknown) => this.log.error({ err }, 'draining before close failed')).then(() => {
         // Closing ws' server first answers 503 to upgrades still in flight on any route; its
         // callback comes once every client it tracks (ours and other routes') has closed.

@@ -140,8 +140,8 @@ export const SubscribedMessage = Type.Object({
   channel: Channel,
   id: Type.Optional(RequestId),
   /**
-   * Present when the subscribe had `since`, or the channel has history: true when every
-   * message after `since` follows (replayed, then live), false when they cannot be.
+   * Present only when the subscribe had `since`: true when every message after `since`
+   * follows (replayed, then live), false when they cannot be.
    */
   recovered: Type.Optional(Type.Boolean()),
   /** History channels: the stream's current offset; the next live message has `offset + 1`. */

@@ -96,6 +96,8 @@ export class Realtime {
   readonly #broker: Broker
   readonly #log: FastifyBaseLogger
   readonly #connections = new Map<string, Connection>()
+  /** Broadcast recipients: connections past their `welcome` (a connect hook may still refuse the others). */
+  readonly #welcomed = new Set<Connection>()
   readonly #registry = new ChannelRegistry()
   readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0, errorsByCode: {} }
   readonly #hooks = new LifecycleHooks()
@@ -252,6 +254,11 @@ export class Realtime {
     return this.#drainer.drain(this.#connections.values(), options, this.#settings.closeGracePeriod)
   }
 
+  /** `drainOnClose`: like `drain()`, but a drain under way ends within `overMs` too. */
+  drainBeforeClose (overMs: number): Promise<void> {
+    return this.#drainer.drain(this.#connections.values(), { overMs }, this.#settings.closeGracePeriod, true)
+  }
+
   /** True once `drain()` was called: the handshake answers 503. */
   get draining (): boolean {
     return this.#drainer.draining
@@ -400,10 +407,10 @@ export class Realtime {
     await this.#inOrder(connection, channel, async () => {
       const granted = token === undefined ? false : this.#checkSubscriptionToken(connection, channel, token)
       await this.#authorization.check(connection, channel, 'subscribe', granted)
-      // Checked in the same synchronous step as #join's registry add, so concurrent
-      // subscribes of one connection cannot overshoot the limit.
+      // Checked in the same synchronous step as #join's registry add (plain channel) or as
+      // the history join's count of joins under way, so pipelined subscribes cannot overshoot.
       const limit = this.#settings.maxSubscriptionsPerConnection
-      if (connection.channels.size >= limit && !connection.channels.has(channel)) {
+      if (connection.channels.size + this.#history.joining(connection) >= limit && !connection.channels.has(channel)) {
         throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
       }
       await this.#join(connection, channel, since, answer, info)
@@ -482,6 +489,7 @@ export class Realtime {
       ...this.#welcomeRateLimit
     })
     this.#sessions.start(connection)
+    this.#welcomed.add(connection)
   }
 
   readonly #dispatchFrame = (connection: Connection, data: Buffer, isBinary: boolean): void => {
@@ -495,6 +503,7 @@ export class Realtime {
   async closeConnections (others: Iterable<WebSocket> = []): Promise<void> {
     this.#heartbeat.stop()
     this.#sessions.stop()
+    this.#drainer.stop()
     const sockets = new Set(others)
     for (const connection of this.#connections.values()) sockets.add(connection.socket)
     await closeGoingAway(sockets, this.#settings.closeGracePeriod)
@@ -503,11 +512,13 @@ export class Realtime {
   async stop (): Promise<void> {
     this.#heartbeat.stop()
     this.#sessions.stop()
+    this.#drainer.stop()
     await this.cluster.stop()
     // Leaves of the connections just closed are written before the broker goes.
     await this.#presence?.stop()
     this.#fanOut.flush()
     this.#registry.clear()
+    this.#welcomed.clear()
     this.#connections.clear()
     await this.#broker.close()
   }
@@ -542,7 +553,7 @@ export class Realtime {
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
-      const recipients = this.#fanOut.send(frame, this.#connections.values())
+      const recipients = this.#fanOut.send(frame, this.#welcomed)
       if (this.onDelivered !== undefined) this.onDelivered(recipients)
       return
     }
@@ -640,6 +651,7 @@ export class Realtime {
   }
 
   #remove (connection: Connection): void {
+    this.#welcomed.delete(connection)
     if (!this.#connections.delete(connection.id)) return
     this.#sessions.end(connection)
     for (const channel of this.#registry.removeAll(connection)) {

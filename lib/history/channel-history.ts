@@ -52,6 +52,8 @@ export class ChannelHistory {
   readonly #store: HistoryStore | undefined
   /** Live frames held while subscribers' histories are read. */
   readonly live = new LiveHold()
+  /** History joins under way, per connection: each holds a subscription slot until it enters the registry or fails. */
+  readonly #joining = new WeakMap<Connection, number>()
 
   /** Throws (failing `register`) on a bad `history` rule or a broker that keeps none. */
   constructor (rules: ChannelRules, broker: Broker) {
@@ -61,6 +63,11 @@ export class ChannelHistory {
       throw new TypeError('fastify-realtime: a channel rule asks for history, but the broker has no history capability (use the embedded or the Redis broker)')
     }
     this.#store = broker.history
+  }
+
+  /** How many history joins of `connection` are under way (counted against its subscription limit). */
+  joining (connection: Connection): number {
+    return this.#joining.get(connection) ?? 0
   }
 
   /** The history limits of `channel`, or undefined when it keeps none. */
@@ -87,20 +94,45 @@ export class ChannelHistory {
     }
   }
 
-  /** Answers a subscribe of a connection that already holds the channel: where the stream stands. */
+  /**
+   * Answers a subscribe of a connection that already holds the channel: where the stream stands.
+   * Nothing is replayed to a member, so a `since` below the current offset is not recovered:
+   * the frames it lacks may have been dropped for it (slow-consumer policy `drop`).
+   */
   async answerMember (channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void): Promise<void> {
     const { offset, epoch } = await this.read(channel, { limit: 1, reverse: true })
     if (since === undefined) answer?.({ offset, epoch })
-    else answer?.({ recovered: since.epoch === epoch && since.offset <= offset, offset, epoch })
+    else answer?.({ recovered: since.epoch === epoch && since.offset === offset, offset, epoch })
   }
 
   /**
    * Joins `connection` to a history channel, resuming after `since` when it can. `answer`
-   * receives the `subscribed` fields before any replayed frame is written.
+   * receives the `subscribed` fields before any replayed frame is written. The join counts in
+   * `joining()` from this call (synchronously) until it enters the registry or fails.
    */
   async join (
     connection: Connection, channel: string, limits: HistoryLimits, since: StreamPosition | undefined,
     steps: JoinSteps, answer?: (outcome: SubscribeOutcome) => void
+  ): Promise<void> {
+    this.#joining.set(connection, this.joining(connection) + 1)
+    let counted = true
+    const uncount = (): void => {
+      if (!counted) return
+      counted = false
+      const left = this.joining(connection) - 1
+      if (left === 0) this.#joining.delete(connection)
+      else this.#joining.set(connection, left)
+    }
+    try {
+      await this.#join(connection, channel, limits, since, steps, answer, uncount)
+    } finally {
+      uncount()
+    }
+  }
+
+  async #join (
+    connection: Connection, channel: string, limits: HistoryLimits, since: StreamPosition | undefined,
+    steps: JoinSteps, answer: ((outcome: SubscribeOutcome) => void) | undefined, uncount: () => void
   ): Promise<void> {
     const held = this.live.begin(channel)
     let page: HistoryPage
@@ -127,6 +159,8 @@ export class ChannelHistory {
       steps.release(channel)
       return
     }
+    // In the same synchronous step: the slot moves from `joining` to the registry.
+    uncount()
     steps.join(connection, channel)
     answer?.(recovered === undefined ? { offset: top, epoch: page.epoch } : { recovered, offset: top, epoch: page.epoch })
     for (const entry of replayed) steps.write(connection, entry.frame)

@@ -33,8 +33,12 @@ export class Authorization {
     this.userIdOf = settings.userId
   }
 
-  /** Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise. */
-  async check (connection: Connection, channel: string, action: ChannelAction): Promise<void> {
+  /**
+   * Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise.
+   * `granted`: a subscription token already decided, so `authorize` is not asked (the
+   * namespace rules still are).
+   */
+  async check (connection: Connection, channel: string, action: ChannelAction, granted = false): Promise<void> {
     if (action === 'publish') {
       // A channel rule's `publish` overrides `allowClientPublish` for the channels it matches.
       const rule = this.#channels?.ruleFor(channel)?.publish
@@ -50,7 +54,7 @@ export class Authorization {
     } else if (channel.startsWith(PRIVATE_NAMESPACE) && connection.user === undefined) {
       throw forbidden('private: channels need an authenticated connection')
     }
-    if (this.#authorize === undefined) return
+    if (this.#authorize === undefined || granted) return
     let allowed: boolean | undefined
     try {
       allowed = await this.#authorize({ connection, user: connection.user, channel, action })

@@ -24,6 +24,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'rate_limited',
   /** The connection holds as many subscriptions as it may. */
   TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
+  /** A `refresh` token or a subscription token was refused: malformed, bad signature, expired, another user's (or channel's). The session is not extended. */
+  INVALID_TOKEN: 'invalid_token',
   /** `app.realtime.history()` on a channel that no rule with `history` matches. */
   NO_HISTORY: 'no_history',
   /** A `presence` or `presence_stats` request for a channel whose rule does not enable presence. */
@@ -35,6 +37,8 @@ export const ErrorCode = {
   QUEUE_FULL: 'queue_full',
   /** Client: the connection dropped before the answer came (the server may or may not have acted), or the client is closed. */
   DISCONNECTED: 'disconnected',
+  /** Client: `getToken()` returned null or threw this code: the user is logged out, the client stops. */
+  LOGGED_OUT: 'logged_out',
   /** Client: the frame is larger than the `maxPayload` the server announced; it was not sent. */
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   /** Client: the request's `AbortSignal` fired before the answer came (the server may have acted if it was sent). */
@@ -55,11 +59,13 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   forbidden: 'Forbidden',
   rate_limited: 'Too many messages',
   too_many_subscriptions: 'Too many subscriptions',
+  invalid_token: 'Invalid token',
   no_history: 'The channel keeps no history',
   presence_disabled: 'Presence is not enabled for this channel',
   request_timeout: 'No answer from the server in time',
   queue_full: 'Send queue is full while disconnected',
   disconnected: 'Connection lost before the server answered',
+  logged_out: 'Logged out: getToken() has no token',
   payload_too_large: 'Message is larger than the server accepts',
   aborted: 'Request aborted'
 }
@@ -86,7 +92,9 @@ export const CloseCode = {
   /** The connection could not keep up with what it was sent (slow consumer). */
   TRY_AGAIN_LATER: 1013,
   /** Custom, never sent by the server: the client closes with it when the server fell silent (its heartbeat timeout). */
-  HEARTBEAT_TIMEOUT: 4000
+  HEARTBEAT_TIMEOUT: 4000,
+  /** The session expired without a successful `refresh`: get a new token and reconnect (not final). */
+  SESSION_EXPIRED: 4001
 } as const
 
 export type CloseCode = typeof CloseCode[keyof typeof CloseCode]

@@ -8,7 +8,7 @@ import { createOriginCheck, type OriginCheck } from './origin.js'
 
 /** HTTP statuses of a refused handshake. */
 export const HandshakeStatus = {
-  /** `authenticate` threw or returned nothing. */
+  /** `authenticate` threw or returned nothing, or the session it returned has already expired. */
   UNAUTHORIZED: 401,
   /** The `Origin` is not in `allowedOrigins` (or missing while `requireOrigin` is on). */
   FORBIDDEN: 403,
@@ -19,7 +19,7 @@ export const HandshakeStatus = {
 } as const
 
 export type HandshakeSettings = Pick<ResolvedOptions,
-'authenticate' | 'allowedOrigins' | 'requireOrigin' | 'maxConnections' | 'maxConnectionsPerAddress'>
+'authenticate' | 'allowedOrigins' | 'requireOrigin' | 'maxConnections' | 'maxConnectionsPerAddress' | 'sessionExpiry'>
 
 export interface TokenSources {
   /** Cookie holding the token; none by default. */
@@ -185,6 +185,9 @@ export class HandshakeGuard {
       throw new Refusal(HandshakeStatus.UNAUTHORIZED, 'Unauthorized')
     }
     if (user === undefined || user === null || user === false) throw new Refusal(HandshakeStatus.UNAUTHORIZED, 'Unauthorized')
+    // A session already over (see sessions/session-expiry.ts) would be closed at once: refuse it now.
+    const expiresAt = this.#settings.sessionExpiry(user)
+    if (expiresAt !== undefined && expiresAt <= Date.now()) throw new Refusal(HandshakeStatus.UNAUTHORIZED, 'Session expired')
     this.#users.set(request, user)
   }
 

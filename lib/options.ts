@@ -9,6 +9,8 @@ import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 import { MqttBroker, type MqttBrokerOptions } from './brokers/mqtt-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
+import { createSessionExpiry, type SessionExpiryFunction } from './sessions/session-expiry.js'
+import { MIN_SECRET_BYTES, SubscriptionTokens } from './sessions/subscription-token.js'
 import { checkMetricsOptions, type MetricsOptions } from './metrics/prometheus-metrics.js'
 import { checkContract } from './channels/contract.js'
 import type { RealtimeContract } from './channels/contract-types.js'
@@ -37,6 +39,8 @@ export const OptionsSchema = Type.Object({
   maxSubscriptionsPerConnection: Type.Integer({ minimum: 1, default: 100 }),
   /** Refuse (403) handshakes without an `Origin` header. Off: non-browser clients send none. */
   requireOrigin: Type.Boolean({ default: false }),
+  /** Milliseconds before a session expires that the server sends `refresh_needed` (see docs/sessions.md). */
+  refreshLeadTime: Type.Integer({ minimum: 0, default: 60_000 }),
   /** Whether clients may `publish` and `chat`; when false both answer `forbidden`. */
   allowClientPublish: Type.Boolean({ default: true }),
   /** Per-connection token bucket over every incoming frame, or `false` for none. */
@@ -123,6 +127,10 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   userId?: (user: unknown) => string | number | undefined
   /** Per-channel rules; the first whose `match` fits a channel decides for it (see lib/channels/). */
   channels?: readonly ChannelRuleOptions[]
+  /** When a user's session expires, ms since the epoch (undefined: never); default the JWT `exp` claim. */
+  sessionExpiry?: SessionExpiryFunction
+  /** HMAC secret (at least 32 bytes) of subscription tokens; unset, `subscribe` frames with a token are refused. */
+  subscriptionTokenSecret?: string | Buffer
   /** Prometheus metrics on your prom-client registry (needs the `prom-client` package). */
   metrics?: MetricsOptions
   /** Channel rules and message types from `defineContract()`; its `channels` replace the `channels` option. */
@@ -137,6 +145,8 @@ export interface ResolvedOptions extends DataOptions {
   allowedOrigins: AllowedOrigins | undefined
   userId: (user: unknown) => string | undefined
   channels: ChannelRules
+  sessionExpiry: (user: unknown) => number | undefined
+  subscriptionTokens: SubscriptionTokens | undefined
   metrics: MetricsOptions | undefined
   contract: RealtimeContract | undefined
   presenceInfo: PresenceInfoFunction | undefined
@@ -149,7 +159,7 @@ const validator = Compile(OptionsSchema)
  * hand in resolveOptions. Every option that is not in OptionsSchema must be listed here, or
  * register refuses it as unknown.
  */
-export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract', 'metrics', 'presenceInfo'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
+export const NON_DATA_OPTIONS = ['broker', 'redis', 'mqtt', 'authenticate', 'authorize', 'allowedOrigins', 'userId', 'channels', 'contract', 'metrics', 'presenceInfo', 'sessionExpiry', 'subscriptionTokenSecret'] as const satisfies ReadonlyArray<keyof RealtimePluginOptions>
 
 // Fails to compile when RealtimePluginOptions gains a non-data option missing from the list.
 type MustBeNever<T extends never> = T
@@ -221,6 +231,13 @@ function checkAllowedOrigins (value: unknown): void {
   }
 }
 
+function checkSecret (value: unknown): void {
+  if (value === undefined) return
+  if ((typeof value !== 'string' && !Buffer.isBuffer(value)) || Buffer.byteLength(value) < MIN_SECRET_BYTES) {
+    throw new TypeError(`fastify-realtime: subscriptionTokenSecret must be a string or Buffer of at least ${MIN_SECRET_BYTES} bytes`)
+  }
+}
+
 function defaultUserId (user: unknown): string | number | undefined {
   if (user === null || typeof user !== 'object') return undefined
   const { id, sub } = user as { id?: unknown, sub?: unknown }
@@ -231,7 +248,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
   checkOptionNames(options)
-  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, metrics, presenceInfo } = options
+  const { broker, redis, mqtt, authenticate, authorize, allowedOrigins, userId, channels, contract, metrics, presenceInfo, sessionExpiry, subscriptionTokenSecret } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -259,6 +276,8 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   checkFunction('userId', userId)
   checkFunction('presenceInfo', presenceInfo)
   checkAllowedOrigins(allowedOrigins)
+  checkFunction('sessionExpiry', sessionExpiry)
+  checkSecret(subscriptionTokenSecret)
   const idOf = userId ?? defaultUserId
   checkContract(contract)
   if (contract?.channels !== undefined && channels !== undefined) {
@@ -273,6 +292,8 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     authorize,
     allowedOrigins,
     channels: channelRules,
+    sessionExpiry: createSessionExpiry(sessionExpiry),
+    subscriptionTokens: subscriptionTokenSecret === undefined ? undefined : new SubscriptionTokens(subscriptionTokenSecret),
     metrics: checkMetricsOptions(metrics),
     contract,
     presenceInfo,

@@ -45,9 +45,17 @@ export const PingMessage = Type.Object({
   ts: Type.Optional(Type.Number())
 })
 
+/** Longest token a `refresh` frame may carry. */
+export const MAX_TOKEN_LENGTH = 8192
+
+/** Longest subscription token a `subscribe` frame may carry. */
+export const MAX_SUBSCRIPTION_TOKEN_LENGTH = 1024
+
 export const SubscribeMessage = Type.Object({
   type: Type.Literal('subscribe'),
   channel: Channel,
+  /** A subscription token from the application (see docs/sessions.md): replaces `authorize` for this subscribe. */
+  token: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_SUBSCRIPTION_TOKEN_LENGTH })),
   id: Type.Optional(RequestId),
   /** Resume a history channel after this position: the missed messages are replayed first. */
   since: Type.Optional(StreamPosition),
@@ -91,9 +99,17 @@ export const PresenceStatsRequest = Type.Object({
   id: Type.Optional(RequestId)
 })
 
+/** A new token for the session, checked by `authenticate`; answered `ack` (with `data.expiresIn`) or `invalid_token`. */
+export const RefreshMessage = Type.Object({
+  type: Type.Literal('refresh'),
+  token: Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH }),
+  id: Type.Optional(RequestId)
+})
+
 /** Built-in client-to-server messages; applications add their own with `app.realtime.handle()`. */
 export const ClientMessage = Type.Union([
-  PingMessage, SubscribeMessage, UnsubscribeMessage, PublishMessage, ChatMessage, PresenceRequest, PresenceStatsRequest
+  PingMessage, SubscribeMessage, UnsubscribeMessage, PublishMessage, ChatMessage, PresenceRequest, PresenceStatsRequest,
+  RefreshMessage
 ])
 
 // Server to client
@@ -229,16 +245,23 @@ export const PresenceDiffMessage = Type.Object({
   ts: Type.Number()
 })
 
+/** The session expires in `expiresIn` ms: send a `refresh` before, or be closed with 4001. */
+export const RefreshNeededMessage = Type.Object({
+  type: Type.Literal('refresh_needed'),
+  expiresIn: Type.Number()
+})
+
 export const ServerMessage = Type.Union([
   WelcomeMessage, PongMessage, SubscribedMessage, UnsubscribedMessage, ChannelMessage,
   BroadcastMessage, ChatBroadcastMessage, AckMessage, ErrorMessage,
-  PresenceMessage, PresenceStatsMessage, PresenceDiffMessage
+  PresenceMessage, PresenceStatsMessage, PresenceDiffMessage, RefreshNeededMessage
 ])
 
 /** Every `type` the protocol defines; applications may not register these names. */
 export const RESERVED_TYPES: ReadonlySet<string> = new Set([
-  'ping', 'subscribe', 'unsubscribe', 'publish', 'chat', 'presence', 'presence_stats',
-  'welcome', 'pong', 'subscribed', 'unsubscribed', 'message', 'broadcast', 'ack', 'error', 'presence_diff'
+  'ping', 'subscribe', 'unsubscribe', 'publish', 'chat', 'presence', 'presence_stats', 'refresh',
+  'welcome', 'pong', 'subscribed', 'unsubscribed', 'message', 'broadcast', 'ack', 'error', 'presence_diff',
+  'refresh_needed'
 ])
 
 /** Names an application may give its own message types. */
@@ -251,6 +274,7 @@ export type SubscribeMessage = Type.Static<typeof SubscribeMessage>
 export type UnsubscribeMessage = Type.Static<typeof UnsubscribeMessage>
 export type PublishMessage = Type.Static<typeof PublishMessage>
 export type ChatMessage = Type.Static<typeof ChatMessage>
+export type RefreshMessage = Type.Static<typeof RefreshMessage>
 export type ServerMessage = Type.Static<typeof ServerMessage>
 export type WelcomeMessage = Type.Static<typeof WelcomeMessage>
 export type PongMessage = Type.Static<typeof PongMessage>
@@ -268,3 +292,4 @@ export type PresenceUser = Type.Static<typeof PresenceUser>
 export type PresenceMessage = Type.Static<typeof PresenceMessage>
 export type PresenceStatsMessage = Type.Static<typeof PresenceStatsMessage>
 export type PresenceDiffMessage = Type.Static<typeof PresenceDiffMessage>
+export type RefreshNeededMessage = Type.Static<typeof RefreshNeededMessage>

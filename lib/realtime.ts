@@ -24,6 +24,9 @@ import { Presence } from './presence/presence.js'
 import { PresenceRules } from './presence/presence-rules.js'
 import { registerPresenceHandlers } from './presence/presence-handlers.js'
 import type { PresenceUser } from './protocol.js'
+import { SessionTracker } from './sessions/session-tracker.js'
+import { registerRefreshHandler } from './sessions/refresh-handler.js'
+import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
 import { LifecycleHooks, closeReason, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
 import { Drainer, type DrainOptions } from './drain.js'
 import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
@@ -33,7 +36,8 @@ import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
 import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload' | 'presence' | 'presenceInfo'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload' |
+'presence' | 'presenceInfo' | 'authenticate' | 'sessionExpiry' | 'refreshLeadTime' | 'subscriptionTokens'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -70,6 +74,8 @@ export interface RealtimeStats {
   heartbeatTerminations: number
   /** Connections closed since start (any side, any code). */
   connectionsClosed: number
+  /** Connections closed with 4001: their session expired without a refresh. */
+  sessionsExpired: number
 }
 
 /** What a registered message type's handler receives: the schema's fields plus `type` and `id`. */
@@ -104,6 +110,7 @@ export class Realtime {
   readonly #slowConsumers: SlowConsumerGuard
   /** Only when a channel rule asks for presence. */
   readonly #presence: Presence | undefined
+  readonly #sessions: SessionTracker
   readonly #history: ChannelHistory
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
@@ -153,6 +160,8 @@ export class Realtime {
       : undefined
     registerBuiltInHandlers(this.#dispatcher, this)
     registerPresenceHandlers(this.#dispatcher, this.#presence, (connection, channel) => this.#authorization.check(connection, channel, 'subscribe'))
+    this.#sessions = new SessionTracker(settings)
+    registerRefreshHandler(this.#dispatcher, this.#sessions)
     this.cluster = new ClusterCommands(this, broker, log, { commandTimeout: settings.clusterCommandTimeout, announceInterval: settings.clusterAnnounceInterval })
   }
 
@@ -192,7 +201,8 @@ export class Realtime {
       rateLimited: this.#rateLimiter?.refused ?? 0,
       rateLimitClosed: this.#rateLimiter?.closed ?? 0,
       heartbeatTerminations: this.#heartbeatTerminations,
-      connectionsClosed: this.#connectionsClosed
+      connectionsClosed: this.#connectionsClosed,
+      sessionsExpired: this.#sessions.expired
     }
   }
 
@@ -363,10 +373,23 @@ export class Realtime {
   // Used by the built-in handlers
 
   /**
-   * A client's subscribe: namespace rules, `authorize`, then the subscription limit. `answer`
-   * gets the fields of `subscribed` (recovery, position) before any replayed message is sent.
+   * A token that lets `user` (what `authenticate` returns for them) subscribe `channel`
+   * without `authorize` being asked, for `expiresIn` ms (default 60 s). For an HTTP route
+   * of the application; needs the `subscriptionTokenSecret` option. See docs/sessions.md.
    */
-  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, sentInfo?: unknown): Promise<void> {
+  subscriptionToken (user: unknown, channel: string, options?: SubscriptionTokenOptions): string {
+    const tokens = this.#settings.subscriptionTokens
+    if (tokens === undefined) throw new Error('fastify-realtime: set the subscriptionTokenSecret option to issue subscription tokens')
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
+    return tokens.issue(this.#authorization.userIdOf(user), channel, options)
+  }
+
+  /**
+   * A client's subscribe: namespace rules, `authorize` (or the subscription `token` instead),
+   * then the subscription limit. `answer` gets the fields of `subscribed` (recovery,
+   * position) before any replayed message is sent; `sentInfo` is the presence info sent.
+   */
+  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, sentInfo?: unknown, token?: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
     // Presence info is checked before anything is subscribed (`invalid_message`).
     const info = this.#presence === undefined
@@ -375,7 +398,8 @@ export class Realtime {
     // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
     // that is still being authorized.
     await this.#inOrder(connection, channel, async () => {
-      await this.#authorization.check(connection, channel, 'subscribe')
+      const granted = token === undefined ? false : this.#checkSubscriptionToken(connection, channel, token)
+      await this.#authorization.check(connection, channel, 'subscribe', granted)
       // Checked in the same synchronous step as #join's registry add, so concurrent
       // subscribes of one connection cannot overshoot the limit.
       const limit = this.#settings.maxSubscriptionsPerConnection
@@ -435,6 +459,7 @@ export class Realtime {
     socket.on('pong', this.#onSocketPong)
     socket.on('close', this.#onSocketClose)
     this.#connections.set(connection.id, connection)
+    this.#sessions.hold(connection, request)
     connection.log.debug({ remoteAddress: connection.remoteAddress }, 'connection opened')
     // Past the handshake checks before a drain began (authenticate still running): it goes too.
     if (this.#drainer.draining) {
@@ -456,6 +481,7 @@ export class Realtime {
       maxPayload: this.#settings.maxPayload,
       ...this.#welcomeRateLimit
     })
+    this.#sessions.start(connection)
   }
 
   readonly #dispatchFrame = (connection: Connection, data: Buffer, isBinary: boolean): void => {
@@ -468,6 +494,7 @@ export class Realtime {
    */
   async closeConnections (others: Iterable<WebSocket> = []): Promise<void> {
     this.#heartbeat.stop()
+    this.#sessions.stop()
     const sockets = new Set(others)
     for (const connection of this.#connections.values()) sockets.add(connection.socket)
     await closeGoingAway(sockets, this.#settings.closeGracePeriod)
@@ -475,6 +502,7 @@ export class Realtime {
 
   async stop (): Promise<void> {
     this.#heartbeat.stop()
+    this.#sessions.stop()
     await this.cluster.stop()
     // Leaves of the connections just closed are written before the broker goes.
     await this.#presence?.stop()
@@ -485,6 +513,17 @@ export class Realtime {
   }
 
   // Internals
+
+  /** True when `token` grants this connection's user `channel`; throws `invalid_token` otherwise. */
+  #checkSubscriptionToken (connection: Connection, channel: string, token: string): true {
+    const tokens = this.#settings.subscriptionTokens
+    const refusal = tokens === undefined
+      ? 'subscription tokens are not enabled on this server'
+      : tokens.refusal(token, this.#authorization.userIdOf(connection.user), channel, Date.now())
+    if (refusal === undefined) return true
+    connection.log.debug({ channel, reason: refusal }, 'subscription token refused')
+    throw new RealtimeError(ErrorCode.INVALID_TOKEN, refusal)
+  }
 
   /** Data from outside the plugin (a device through the MQTT bridge) as a frame, or undefined when refused. */
   readonly #ingest = (channel: string, data: unknown): string | undefined => {
@@ -602,6 +641,7 @@ export class Realtime {
 
   #remove (connection: Connection): void {
     if (!this.#connections.delete(connection.id)) return
+    this.#sessions.end(connection)
     for (const channel of this.#registry.removeAll(connection)) {
       this.#presence?.leave(connection, channel)
       this.#releaseChannel(channel)

@@ -26,6 +26,8 @@ function ignore (): void {}
 
 export class Channels {
   readonly #held = new Map<string, ChannelSubscription>()
+  /** Subscription tokens (docs/sessions.md) of held channels. */
+  readonly #tokens = new Map<string, string>()
   readonly #host: ChannelsHost
   /** Last position seen on each history channel, resumed from on every resubscribe. */
   readonly #positions = new ChannelPositions()
@@ -46,9 +48,11 @@ export class Channels {
 
   /**
    * The subscription of `channel`; a new one is asked for at once when the link is open,
-   * resuming after `since` when given (a position the application stored).
+   * resuming after `since` when given (a position the application stored). `token`: a
+   * subscription token sent with every subscribe of it from now on.
    */
-  hold (channel: string, since?: StreamPosition, info?: unknown): ChannelSubscription {
+  hold (channel: string, since?: StreamPosition, info?: unknown, token?: string): ChannelSubscription {
+    if (token !== undefined) this.#tokens.set(channel, token)
     let subscription = this.#held.get(channel)
     if (subscription === undefined) {
       subscription = new ChannelSubscription(channel, this.#release)
@@ -114,7 +118,10 @@ export class Channels {
     const text = (): string => {
       since = this.#positions.since(channel)
       const info = this.#info.get(channel)
-      return JSON.stringify({ id, type: 'subscribe', channel, ...(since !== undefined && { since }), ...(info !== undefined && { info }) })
+      const token = this.#tokens.get(channel)
+      return JSON.stringify({
+        id, type: 'subscribe', channel, ...(since !== undefined && { since }), ...(info !== undefined && { info }), ...(token !== undefined && { token })
+      })
     }
     return { text, id, perConnection: true }
   }
@@ -147,6 +154,7 @@ export class Channels {
   readonly #release = (subscription: ChannelSubscription, tellServer: boolean): void => {
     if (this.#held.get(subscription.channel) !== subscription) return
     this.#held.delete(subscription.channel)
+    this.#tokens.delete(subscription.channel)
     this.#positions.forget(subscription.channel)
     if (tellServer) this.#unsubscribe(subscription.channel)
   }

@@ -5,6 +5,7 @@ export type {
   ConnectionState, CloseInfo, OutgoingMessage, IncomingFrame, RealtimeClientEvents, ChannelHandler, Subscription, SubscribeOptions
 } from './realtime-client.js'
 export type { PresenceEvent, PresenceCounts, PresenceClientEvents } from './presence.js'
+export type { GetToken } from './session.js'
 export type { StreamPosition, Unrecovered } from './recovery.js'
 export { ChannelSubscription } from './subscription.js'
 export type { SubscriptionState, SubscriptionEvents } from './subscription.js'
@@ -17,5 +18,5 @@ export { ErrorCode, CloseCode, FINAL_CLOSE_CODES, RealtimeError, errorMessages }
 export type {
   ServerMessage, WelcomeMessage, PongMessage, ChannelMessage, BroadcastMessage, ChatBroadcastMessage,
   AckMessage, ErrorMessage, ClientMessage, PresenceMember, PresenceUser, PresenceMessage, PresenceStatsMessage,
-  PresenceDiffMessage
+  PresenceDiffMessage, RefreshNeededMessage
 } from '../protocol.js'

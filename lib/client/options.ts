@@ -1,6 +1,7 @@
 // The client's options: what can be set, the defaults, and the check done once in the
 // constructor. Browser-safe: no Node imports.
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
+import type { GetToken } from './session.js'
 
 // The DOM's WebSocket and `ws` type their event handlers differently; method syntax makes
 // these properties bivariant, so both implementations fit this one shape.
@@ -56,6 +57,12 @@ export interface RealtimeClientOptions {
   requestTimeout?: number
   /** Frames kept while disconnected (or held back by the server's rate limit); more fail with `queue_full`. Default `100`. */
   queueLimit?: number
+  /**
+   * The user's current token, asked before every connect attempt (sent in the `token` query
+   * parameter) and on the server's `refresh_needed`. Null, or throwing `RealtimeError`
+   * `logged_out`, closes the client for good. See docs/sessions.md.
+   */
+  getToken?: GetToken
   /** Connect in the constructor. Default `true`; with `false`, call `connect()`. */
   autoConnect?: boolean
   /** After a request timed out (or the network came back), the server has this long (ms) to answer a ping. Default `3000`. */
@@ -80,6 +87,7 @@ export interface ClientSettings {
   pingTimeout: number
   requestTimeout: number
   queueLimit: number
+  getToken: GetToken | undefined
   autoConnect: boolean
   probeTimeout: number
   network: boolean
@@ -103,6 +111,7 @@ export function resolveClientOptions (options: RealtimeClientOptions): ClientSet
   }
   const random = options.random ?? Math.random
   if (typeof random !== 'function') throw new TypeError('fastify-realtime client: option random must be a function')
+  if (options.getToken !== undefined && typeof options.getToken !== 'function') throw new TypeError('fastify-realtime client: option getToken must be a function')
   if (options.debug !== undefined && typeof options.debug !== 'function') throw new TypeError('fastify-realtime client: option debug must be a function')
   return {
     WebSocket,
@@ -123,6 +132,7 @@ export function resolveClientOptions (options: RealtimeClientOptions): ClientSet
     pingTimeout: number('pingTimeout', options.pingTimeout, 10000, 1),
     requestTimeout: number('requestTimeout', options.requestTimeout, 10000, 1),
     queueLimit: number('queueLimit', options.queueLimit, 100, 0, true),
+    getToken: options.getToken,
     autoConnect: options.autoConnect ?? true,
     probeTimeout: number('probeTimeout', options.probeTimeout, 3000, 1),
     network: options.network ?? true,

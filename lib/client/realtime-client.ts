@@ -26,6 +26,7 @@ import type { ChannelHandler, ChannelSubscription } from './subscription.js'
 import type { StreamPosition, Unrecovered } from './recovery.js'
 import { TypedEmitter } from './typed-emitter.js'
 import { emitPresenceDiff, requestPresence, requestPresenceStats, type PresenceClientEvents, type PresenceCounts } from './presence.js'
+import { SessionRefresher, currentToken, urlWithToken } from './session.js'
 import type { ChannelArgument, DataArgument, MessageType, RealtimeContract, ReplyOf, RequestFields } from './contract-types.js'
 
 /**
@@ -77,6 +78,8 @@ export interface RealtimeClientEvents extends PresenceClientEvents {
   latency: number
   /** Every frame from the server, before it is handled. */
   frame: IncomingFrame
+  /** The server accepted a token from `getToken()` for the open session; `expiresIn` ms left (undefined: no expiry). */
+  refreshed: { expiresIn: number | undefined }
 }
 
 export type { ChannelHandler } from './subscription.js'
@@ -88,6 +91,12 @@ export interface SubscribeOptions {
   onUnrecovered?: (info: Unrecovered) => void
   /** Presence info sent with every (re)subscribe, for channels whose rule has a presence `info` schema. */
   info?: unknown
+  /**
+   * A subscription token from your HTTP route (`app.realtime.subscriptionToken()`), sent with
+   * every subscribe of the channel, resubscribes included; a later `subscribe()` with a new
+   * token replaces it. See docs/sessions.md.
+   */
+  token?: string
 }
 
 /** Calling it removes the handler (the channel goes with its last handler); `ready` settles when the server answers the first subscribe. */
@@ -151,6 +160,7 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #connectTimer: ReturnType<typeof setTimeout> | undefined
   #stableTimer: ReturnType<typeof setTimeout> | undefined
+  #refresher: SessionRefresher | undefined
 
   /**
    * `url` is a string or a function (sync or async) called before every attempt. Connects at
@@ -179,6 +189,15 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
       unrecovered: (info) => this.emit('unrecovered', info),
       error: (err) => this.emit('error', err)
     })
+    if (settings.getToken !== undefined) {
+      this.#refresher = new SessionRefresher(settings.getToken, {
+        request: async (message) => await this.request(message),
+        isOpen: () => this.#outbox.writable,
+        loggedOut: () => this.#loggedOut(),
+        refreshed: (expiresIn) => this.emit('refreshed', { expiresIn }),
+        error: (err) => this.emit('error', err)
+      })
+    }
     this.#state = 'disconnected'
     if (this.#settings.autoConnect) this.connect()
   }
@@ -213,7 +232,9 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
    */
   subscribe<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, handler: ChannelHandler<DataArgument<Contract, Argument>>, options: SubscribeOptions = {}): Subscription {
     this.#assertUsable()
-    const subscription = this.#channels.hold(channel, options.since, options.info)
+    const token = options.token
+    if (token !== undefined && (typeof token !== 'string' || token === '')) throw new TypeError('fastify-realtime client: a subscription token is a non-empty string')
+    const subscription = this.#channels.hold(channel, options.since, options.info, token)
     const remove = subscription.add(handler)
     const { onUnrecovered } = options
     const stopUnrecovered = onUnrecovered === undefined ? undefined : subscription.on('unrecovered', onUnrecovered)
@@ -367,20 +388,30 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     if (this.#offline) return
     const generation = ++this.#generation
     const source = this.#urlSource
-    if (typeof source === 'string') this.#openSocket(source)
-    // Covers the URL, the handshake and the welcome; armed once the socket did not throw.
+    const getToken = this.#settings.getToken
+    const direct = typeof source === 'string' && getToken === undefined
+    if (direct) this.#openSocket(source)
+    // Covers the URL, the token, the handshake and the welcome; armed once the socket did not throw.
     this.#connectTimer = setTimeout(() => this.#giveUp(CloseCode.ABNORMAL, 'connect timeout'), this.#settings.connectTimeout)
-    if (typeof source === 'string') return
+    if (direct) return
     const failed = (err: unknown): void => {
       if (generation !== this.#generation) return
       this.emit('error', err instanceof Error ? err : new Error(String(err)))
       this.#giveUp(CloseCode.ABNORMAL, 'url failed')
     }
     try {
-      Promise.resolve(source()).then((url) => {
+      Promise.resolve(typeof source === 'string' ? source : source()).then(async (url) => {
         if (generation !== this.#generation) return
         if (typeof url !== 'string') throw new TypeError('fastify-realtime client: the url function must return a string')
-        this.#openSocket(url)
+        if (getToken === undefined) {
+          this.#openSocket(url)
+          return
+        }
+        // A fresh token for every attempt: a reconnect after an hour offline never reuses an expired one.
+        const token = await currentToken(getToken)
+        if (generation !== this.#generation) return
+        if (token === null) this.#loggedOut()
+        else this.#openSocket(urlWithToken(url, token))
       }).catch(failed)
     } catch (err) {
       failed(err)
@@ -401,6 +432,12 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     socket.onerror = () => {}
     // `open` waits for the server's welcome, which follows the handshake.
     socket.onopen = () => {}
+  }
+
+  /** `getToken()` has no token: stop for good, whatever the state. */
+  #loggedOut (): void {
+    this.emit('error', new RealtimeError(ErrorCode.LOGGED_OUT))
+    this.close(CloseCode.NORMAL, 'logged out')
   }
 
   /** The current attempt or link is given up: drop it like a close. */
@@ -591,7 +628,9 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     error: (frame: ErrorMessage) => {
       const err = new RealtimeError(frame.code as ErrorCode, frame.message, frame.details)
       if (frame.id === undefined || !this.#requests.fail(frame.id, err)) this.emit('error', err)
-    }
+    },
+    // Without getToken the application answers it itself (the `frame` event).
+    refresh_needed: () => this.#refresher?.refresh()
   }
 
   #onMessage (data: unknown): void {

@@ -20,9 +20,9 @@ const CONNECTIONS_PER_GENERATOR = 2500
 /** A child process answering one command at a time with a message `{ ev }`. */
 class Child {
   readonly process: ChildProcess
-  constructor (script: string, env: Record<string, string> = {}) {
+  constructor (script: string, env: Record<string, string> = {}, flags: string[] = []) {
     this.process = fork(script, [], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...flags],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })
@@ -73,7 +73,8 @@ class Child {
 export class Server extends Child {
   port = 0
   static async start (script: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Server> {
-    const server = new Server(script, env)
+    // BENCH_SERVER_FLAGS: Node flags for the servers only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const server = new Server(script, env, process.env.BENCH_SERVER_FLAGS?.split(' ').filter((flag) => flag !== '') ?? [])
     const listening = await server.next<{ port: number }>('listening', timeoutMs)
     server.port = listening.port
     return server

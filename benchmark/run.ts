@@ -193,7 +193,9 @@ async function main (): Promise<void> {
       const { connections, channels, perConnection } = config.manyChannels
       log(`(f) many channels: ${connections.toLocaleString('en-US')} connections x ${perConnection} of ${channels.toLocaleString('en-US')} channels, publishes to random channels at a rising rate`)
       const manyChannels: Record<string, ManyChannelsRun> = {}
-      for (const system of SYSTEMS.filter((candidate) => peerFilter === undefined || peerFilter.includes(candidate.peer))) {
+      const systemFilter = args.find((arg) => arg.startsWith('--systems='))?.slice(10).split(',')
+      const chosen = SYSTEMS.filter((candidate) => (peerFilter === undefined || peerFilter.includes(candidate.peer)) && (systemFilter === undefined || systemFilter.includes(candidate.id)))
+      for (const system of chosen) {
         manyChannels[system.id] = await runManyChannels(system, generators, config.manyChannels, log)
       }
       results.manyChannels = manyChannels

@@ -13,10 +13,12 @@ import { runOneMachine } from './one-machine.js'
 import { SYSTEMS, runManyChannels, type ManyChannelsRun } from './many-channels.js'
 import { renderMarkdown } from './report.js'
 
-export type PeerId = 'plugin' | 'ws' | 'socketio' | 'uws'
+export type PeerId = 'plugin' | 'plugin-schema' | 'ws' | 'socketio' | 'uws'
 interface PeerSpec { id: PeerId, label: string, script: string, dialect: Dialect, path: string, env?: Record<string, string> }
 const PEERS: PeerSpec[] = [
   { id: 'plugin', label: 'fastify-realtime', script: here('./servers/plugin.ts'), dialect: 'json', path: '/ws' },
+  // The same plugin with a channel rule whose schema every publish is validated against (once per publish).
+  { id: 'plugin-schema', label: 'fastify-realtime, schema on the channel', script: here('./servers/plugin.ts'), dialect: 'json', path: '/ws', env: { BENCH_CHANNEL_SCHEMA: '1' } },
   { id: 'ws', label: 'ws (naive loop)', script: here('./servers/ws-naive.ts'), dialect: 'json', path: '/ws' },
   { id: 'socketio', label: 'Socket.IO 4 (rooms)', script: here('./servers/socketio.ts'), dialect: 'socketio', path: '/socket.io/?EIO=4&transport=websocket' },
   { id: 'uws', label: 'uWebSockets.js', script: here('./uws/server.mjs'), dialect: 'json', path: '/ws' }
@@ -149,7 +151,7 @@ async function main (): Promise<void> {
   }
   const runs: Record<string, Record<PeerId, unknown[]>> = {}
   const record = (scenario: string, peer: PeerId, run: unknown): void => {
-    runs[scenario] ??= { plugin: [], ws: [], socketio: [], uws: [] }
+    runs[scenario] ??= { plugin: [], 'plugin-schema': [], ws: [], socketio: [], uws: [] }
     ;(runs[scenario][peer] ??= []).push(run)
   }
   const wanted = (scenario: string): boolean => only === undefined || only.includes(scenario)

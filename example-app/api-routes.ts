@@ -3,12 +3,7 @@
 // input and bad input is answered 400 before they run.
 import { Type, TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Channel, ErrorCode, RealtimeError } from '../lib/index.js'
-
-/** What the chat page shows for a message: who sent it and its text. */
-export const ChatText = Type.Object({
-  text: Type.String({ minLength: 1, maxLength: 2000 }),
-  from: Type.Optional(Type.String({ minLength: 1, maxLength: 40 }))
-}, { additionalProperties: false })
+import { ChatText } from './contract.js'
 
 const Accepted = Type.Object({ ok: Type.Literal(true) })
 

@@ -6,6 +6,7 @@ import fastifyStatic from '@fastify/static'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import realtime, { MAX_CHANNEL_LENGTH, type RealtimePluginOptions, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
+import { contract } from './contract.js'
 
 export const publicDir = fileURLToPath(new URL('./public/', import.meta.url))
 
@@ -37,12 +38,20 @@ export async function buildApp (options: ExampleAppOptions = {}) {
   await app.register(realtime, {
     ...options.realtime,
     path: '/ws',
+    contract,
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),
     ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),
     ...(options.heartbeatTimeout !== undefined && { heartbeatTimeout: options.heartbeatTimeout })
   })
+  app.realtime.handle('channel.count', contract.messages['channel.count'].request, (message) => {
+    return { subscribers: app.realtime.subscriberCount(message.channel) }
+  })
   await app.register(apiRoutes, { prefix: '/api' })
+  // The WebSocket API, described from what this server runs (channel rules, message types).
+  app.get('/asyncapi.json', async function asyncapi () {
+    return app.realtime.asyncapi({ title: 'fastify-realtime example chat', version: '1.0.0' })
+  })
   // index.html, style.css and the bundled client under build/ (see build-page.ts).
   await app.register(fastifyStatic, { root: publicDir })
   if (options.pageBuildDir !== undefined) {

@@ -12,7 +12,7 @@ import type { AuthorizeFunction, ChannelAction, ResolvedOptions } from './option
 export const USER_NAMESPACE = 'user:'
 export const PRIVATE_NAMESPACE = 'private:'
 
-export type AuthorizationSettings = Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId'>
+export type AuthorizationSettings = Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId'> & Partial<Pick<ResolvedOptions, 'channels'>>
 
 function forbidden (message: string): RealtimeError {
   return new RealtimeError(ErrorCode.FORBIDDEN, message)
@@ -28,17 +28,26 @@ function ownerOf (channel: string): string {
 export class Authorization {
   readonly #authorize: AuthorizeFunction | undefined
   readonly #allowClientPublish: boolean
+  readonly #channels: AuthorizationSettings['channels']
   readonly userIdOf: (user: unknown) => string | undefined
 
   constructor (settings: AuthorizationSettings) {
     this.#authorize = settings.authorize
     this.#allowClientPublish = settings.allowClientPublish
+    this.#channels = settings.channels
     this.userIdOf = settings.userId
   }
 
   /** Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise. */
   async check (connection: Connection, channel: string, action: ChannelAction): Promise<void> {
-    if (action !== 'subscribe' && !this.#allowClientPublish) throw forbidden('Clients may not publish')
+    if (action === 'publish') {
+      // A channel rule's `publish` overrides `allowClientPublish` for the channels it matches.
+      const rule = this.#channels?.ruleFor(channel)?.publish
+      if (rule === 'server') throw forbidden('This channel is published by the server only')
+      if (rule === undefined && !this.#allowClientPublish) throw forbidden('Clients may not publish')
+    } else if (action === 'chat' && !this.#allowClientPublish) {
+      throw forbidden('Clients may not publish')
+    }
     if (channel.startsWith(USER_NAMESPACE)) {
       if (action === 'publish') throw forbidden('user: channels are published by the server only')
       const userId = this.userIdOf(connection.user)

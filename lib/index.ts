@@ -5,6 +5,8 @@ import websocket from '@fastify/websocket'
 import { resolveOptions, type RealtimePluginOptions } from './options.js'
 import { Realtime } from './realtime.js'
 import { HandshakeGuard } from './handshake.js'
+import { createInjector } from './testing/inject-client.js'
+import type { ChannelArgument, DataArgument, RegisteredContract } from './channels/contract-types.js'
 
 const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function realtimePlugin (fastify, options) {
   if (fastify.hasDecorator('realtime')) throw new Error('fastify-realtime has already been registered')
@@ -34,6 +36,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
     }
   })
 
+  realtime.inject = createInjector(fastify, settings.path)
   fastify.decorate('realtime', realtime)
   fastify.decorate('publish', function publish (channel: string, data: unknown) {
     return realtime.publish(channel, data)
@@ -48,6 +51,7 @@ const realtimePlugin: FastifyPluginAsync<RealtimePluginOptions> = async function
   })
   fastify.addHook('onReady', async function warnAboutOptions () {
     handshake.warnings(fastify.log, fastify.hasRequestDecorator('cookies'))
+    realtime.warnAboutContract()
   })
 
   await realtime.start()
@@ -60,8 +64,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Channels, connections and statistics of fastify-realtime; `handle()` adds message types. */
     realtime: Realtime
-    /** Delivers `data` to every subscriber of `channel`, on every node. */
-    publish(channel: string, data: unknown): Promise<void>
+    /**
+     * Delivers `data` to every subscriber of `channel`, on every node. With a registered
+     * contract (see `Register`), `channel` must match a rule and `data` its schema's type;
+     * at run time `data` is validated against the schema (`invalid_message`).
+     */
+    publish<const Argument = unknown>(channel: ChannelArgument<RegisteredContract, Argument>, data: DataArgument<RegisteredContract, Argument>): Promise<void>
     /** Delivers `data` to every connection, on every node. */
     broadcast(data: unknown): Promise<void>
   }
@@ -73,6 +81,13 @@ export default fastifyRealtime
 export { fastifyRealtime }
 export type { RealtimePluginOptions } from './options.js'
 export type { ChannelRuleOptions, ChannelRule } from './channels/channel-rules.js'
+export { defineContract } from './channels/contract.js'
+export type {
+  RealtimeContract, MessageContract, Register, RegisteredContract, ChannelName, ChannelData, MessageType, RequestFields, ReplyOf, PatternType
+} from './channels/contract-types.js'
+export type { PayloadIssue } from './channels/channel-payloads.js'
+export type { AsyncApiDocument, AsyncApiInfo } from './channels/asyncapi.js'
+export type { InjectOptions, RealtimeInjector } from './testing/inject-client.js'
 export { Realtime } from './realtime.js'
 export type { RealtimeStats, CustomMessage, CustomMessageHandler } from './realtime.js'
 export { Connection } from './connection.js'

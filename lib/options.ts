@@ -8,6 +8,8 @@ import type { Connection } from './connection.js'
 import { MemoryBroker } from './brokers/memory-broker.js'
 import { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.js'
 import { ChannelRules, type ChannelRuleOptions } from './channels/channel-rules.js'
+import { checkContract } from './channels/contract.js'
+import type { RealtimeContract } from './channels/contract-types.js'
 
 export const OptionsSchema = Type.Object({
   /** Route of the WebSocket endpoint. */
@@ -95,6 +97,8 @@ export interface RealtimePluginOptions extends Partial<Omit<DataOptions, 'rateLi
   userId?: (user: unknown) => string | number | undefined
   /** Per-channel rules; the first whose `match` fits a channel decides for it (see lib/channels/). */
   channels?: readonly ChannelRuleOptions[]
+  /** Channel rules and message types from `defineContract()`; its `channels` replace the `channels` option. */
+  contract?: RealtimeContract
 }
 
 export interface ResolvedOptions extends DataOptions {
@@ -105,6 +109,7 @@ export interface ResolvedOptions extends DataOptions {
   allowedOrigins: AllowedOrigins | undefined
   userId: (user: unknown) => string | undefined
   channels: ChannelRules
+  contract: RealtimeContract | undefined
 }
 
 const validator = Compile(OptionsSchema)
@@ -141,7 +146,7 @@ function defaultUserId (user: unknown): string | number | undefined {
 
 /** Fills defaults and checks every option; throws a plain message naming the bad one. */
 export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions {
-  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels } = options
+  const { broker, redis, authenticate, authorize, allowedOrigins, userId, channels, contract } = options
   // Only our data options: Fastify passes its own register options (prefix, logLevel,
   // logSerializers with functions...) through, and they are not ours to check or copy.
   const data: Record<string, unknown> = {}
@@ -169,7 +174,11 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
   checkFunction('userId', userId)
   checkAllowedOrigins(allowedOrigins)
   const idOf = userId ?? defaultUserId
-  const channelRules = new ChannelRules(channels ?? [])
+  checkContract(contract)
+  if (contract?.channels !== undefined && channels !== undefined) {
+    throw new TypeError('fastify-realtime: give the channel rules either in contract.channels or in channels, not both')
+  }
+  const channelRules = new ChannelRules(contract?.channels ?? channels ?? [])
   return {
     ...resolved,
     nodeId: resolved.nodeId ?? randomUUID(),
@@ -178,6 +187,7 @@ export function resolveOptions (options: RealtimePluginOptions): ResolvedOptions
     authorize,
     allowedOrigins,
     channels: channelRules,
+    contract,
     userId: (user) => {
       const id = idOf(user)
       return id === undefined || id === null || id === '' ? undefined : String(id)

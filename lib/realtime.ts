@@ -18,8 +18,12 @@ import { SlowConsumerGuard } from './slow-consumer.js'
 import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
 import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
+import { ChannelPayloads } from './channels/channel-payloads.js'
+import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
+import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
+import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -53,7 +57,8 @@ export interface RealtimeStats {
 /** What a registered message type's handler receives: the schema's fields plus `type` and `id`. */
 export type CustomMessage<Type extends string, Schema extends TSchema> = Static<Schema> & { type: Type, id?: string }
 
-export type CustomMessageHandler<Message> = (message: Message, connection: Connection) => unknown
+/** `Reply` is what the registered contract (if any) says the message type answers. */
+export type CustomMessageHandler<Message, Reply = unknown> = (message: Message, connection: Connection) => Reply | Promise<Reply>
 
 function ignore (): void {}
 
@@ -71,6 +76,9 @@ export class Realtime {
   readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0 }
   readonly #dispatcher = new Dispatcher(this.#counters)
   readonly #fanOut: FanOut
+  readonly #payloads: ChannelPayloads
+  /** Registered message types and their schemas, for the AsyncAPI document. */
+  readonly #messageTypes = new Map<string, TObject>()
   readonly #heartbeat: Heartbeat
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
@@ -80,6 +88,7 @@ export class Realtime {
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
     this.#settings = settings
+    this.#payloads = new ChannelPayloads(settings.channels)
     this.#authorization = new Authorization(settings)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
     this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
@@ -158,7 +167,7 @@ export class Realtime {
    * carrying what the handler returned; a handler that throws `RealtimeError` answers with
    * that code, anything else with `internal_error`.
    */
-  handle<T extends string, S extends TObject> (type: T, schema: S, handler: CustomMessageHandler<CustomMessage<T, S>>): this {
+  handle<T extends string, S extends TObject> (type: T, schema: S, handler: CustomMessageHandler<CustomMessage<T, S>, ReplyOf<RegisteredContract, T>>): this {
     if (typeof type !== 'string' || !CUSTOM_TYPE_PATTERN.test(type)) {
       throw new TypeError(`fastify-realtime: invalid message type name ${JSON.stringify(type)}`)
     }
@@ -167,6 +176,7 @@ export class Realtime {
     if (!IsObject(schema)) throw new TypeError(`fastify-realtime: the schema of "${type}" must be a Type.Object`)
     if (typeof handler !== 'function') throw new TypeError(`fastify-realtime: the handler of "${type}" must be a function`)
 
+    this.#messageTypes.set(type, schema)
     const { properties, required: _required, ...options } = schema
     const frameSchema = Type.Object({ ...properties, type: Type.Literal(type), id: Type.Optional(RequestId) }, options)
     this.#dispatcher.register(type, frameSchema, async (message: CustomMessage<T, S>, connection: Connection) => {
@@ -181,6 +191,7 @@ export class Realtime {
   /** Delivers `data` to every subscriber of `channel` on every node. */
   async publish (channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
+    this.#payloads.check(channel, data)
     await this.#broker.publish(channel, channelFrame(channel, data, Date.now()))
   }
 
@@ -203,6 +214,34 @@ export class Realtime {
       if (this.#registry.remove(connection, channel)) await this.#broker.unsubscribe(channel)
     })
   }
+
+  /**
+   * The AsyncAPI 3.0 document of the WebSocket endpoint: the protocol's frames, every channel
+   * rule with its payload schema, the registered message types and the error codes.
+   */
+  asyncapi (info: AsyncApiInfo = {}): AsyncApiDocument {
+    return asyncApiDocument({
+      path: this.#settings.path,
+      rules: this.#settings.channels.rules,
+      contract: this.#settings.contract,
+      messageTypes: this.#messageTypes,
+      allowClientPublish: this.#settings.allowClientPublish,
+      info
+    })
+  }
+
+  /** Logs the contract's message types no `handle()` registered: clients would get `unknown_type`. */
+  warnAboutContract (): void {
+    for (const type of Object.keys(this.#settings.contract?.messages ?? {})) {
+      if (!this.#messageTypes.has(type)) this.#log.warn({ messageType: type }, 'the contract lists a message type no app.realtime.handle() registered')
+    }
+  }
+
+  /**
+   * For tests: a `RealtimeClient` connected over `app.injectWS()` (no port), typed by the
+   * registered contract; `headers` reach `authenticate`. Set by the plugin (see docs/testing.md).
+   */
+  inject: RealtimeInjector = async () => { throw new Error('fastify-realtime: inject() needs the plugin registered') }
 
   // Used by the built-in handlers
 

@@ -3,7 +3,8 @@
 // ClusterBroker, listening on BENCH_PORT, forked by plugin-cluster.ts (scenarios e, f).
 // BENCH_MAX_CONNECTIONS raises `maxConnections` (scenario e holds more than the default 10,000).
 import Fastify from 'fastify'
-import realtime, { ClusterBroker, type Broker } from '../../lib/index.js'
+import Type from 'typebox'
+import realtime, { ClusterBroker, type Broker, type ChannelRuleOptions } from '../../lib/index.js'
 import { serve } from './peer-control.js'
 
 const env = process.env
@@ -16,8 +17,13 @@ if (redisUrl !== undefined) {
 } else if (env.BENCH_CLUSTER === '1') {
   broker = new ClusterBroker()
 }
+// BENCH_CHANNEL_SCHEMA: every channel has a rule whose schema describes what peer-control publishes.
+const channels: ChannelRuleOptions[] = env.BENCH_CHANNEL_SCHEMA === '1'
+  ? [{ match: '*', schema: Type.Object({ t: Type.Number(), s: Type.Integer({ minimum: 0 }), p: Type.String() }, { additionalProperties: false }) }]
+  : []
 await app.register(realtime, {
   path: '/ws',
+  channels,
   ...(broker === undefined ? {} : { broker }),
   ...(env.BENCH_MAX_CONNECTIONS === undefined ? {} : { maxConnections: Number(env.BENCH_MAX_CONNECTIONS) })
 })

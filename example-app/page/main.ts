@@ -3,6 +3,7 @@
 // (build-page.ts) into public/build/chat.js.
 import { ErrorCode, RealtimeClient, RealtimeError } from '../../lib/client/index.js'
 import { ChatView, shortNodeName, type ShownMessage } from './chat-view.js'
+import type { contract } from '../contract.js'
 
 const DEFAULT_CHANNELS = ['general', 'random', 'ops']
 const STATS_EVERY_MS = 2000
@@ -40,7 +41,8 @@ let outageSince: number | undefined
 
 const wsUrl = new URL('/ws', location.href)
 wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-const client = new RealtimeClient(wsUrl.href, { pingInterval: PING_EVERY_MS })
+// Typed by the contract (a type-only import): subscribe handlers get `{ text, from?, cid? }`, publish checks its data.
+const client = new RealtimeClient<typeof contract>(wsUrl.href, { pingInterval: PING_EVERY_MS })
 
 function show (message: ShownMessage): void {
   messages.push(message)
@@ -77,7 +79,8 @@ function join (channel: string): void {
   channels.add(channel)
   refused.delete(channel)
   // The client re-subscribes by itself after a reconnect, on whichever node it lands.
-  const subscription = client.subscribe<ChatData | null>(channel, (data, frame) => receive(channel, data, frame.ts))
+  // Typed by the contract: the server validated `data` against ChatLine before fanning it out.
+  const subscription = client.subscribe(channel, (data, frame) => receive(channel, data, frame.ts))
   joined.set(channel, subscription)
   subscription.ready.then(() => {
     if (joined.get(channel) === subscription) system(`joined #${channel}`)

@@ -7,6 +7,7 @@ export type {
 export type { RealtimeClientOptions, WebSocketLike, WebSocketConstructor } from './options.js'
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
 export type { BackoffOptions } from './backoff.js'
+export type { RealtimeContract, ChannelName, ChannelData, MessageType, RequestFields, ReplyOf } from './contract-types.js'
 export { ErrorCode, CloseCode, FINAL_CLOSE_CODES, RealtimeError, errorMessages } from '../errors.js'
 export type {
   ServerMessage, WelcomeMessage, PongMessage, ChannelMessage, BroadcastMessage, ChatBroadcastMessage,

@@ -9,6 +9,7 @@ import { CloseCode, ErrorCode, FINAL_CLOSE_CODES, RealtimeError } from '../error
 import { backoffDelay } from './backoff.js'
 import { resolveClientOptions, type ClientSettings, type RealtimeClientOptions, type WebSocketLike } from './options.js'
 import { TypedEmitter, callSafely } from './typed-emitter.js'
+import type { ChannelArgument, DataArgument, MessageType, RealtimeContract, ReplyOf, RequestFields } from './contract-types.js'
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -98,7 +99,11 @@ const OPEN = 1
 
 const now = (): number => performance.now()
 
-export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
+/**
+ * `Contract` (a type only: `RealtimeClient<typeof contract>`) types channel names, their data
+ * and `request()`; without it channel data is `unknown` or the type parameter of each call.
+ */
+export class RealtimeClient<Contract extends RealtimeContract | undefined = undefined> extends TypedEmitter<RealtimeClientEvents> {
   readonly url: string
   /** Last round trip of a `ping`, in ms, measured on the client's clock; undefined before the first pong. */
   latency: number | undefined
@@ -145,7 +150,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
    * Calls `handler` with the `data` of every message on `channel`. The subscription is kept
    * across reconnects until the returned function is called.
    */
-  subscribe<Data = unknown> (channel: string, handler: ChannelHandler<Data>): Subscription {
+  subscribe<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, handler: ChannelHandler<DataArgument<Contract, Argument>>): Subscription {
     this.#assertUsable()
     let entry = this.#channels.get(channel)
     if (entry === undefined) {
@@ -179,7 +184,7 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   /** Publishes `data` on `channel`; resolves on the server's `ack`, rejects with `RealtimeError`. */
-  async publish (channel: string, data: unknown): Promise<void> {
+  async publish<const Argument = unknown> (channel: ChannelArgument<Contract, Argument>, data: DataArgument<Contract, Argument>): Promise<void> {
     await this.request({ type: 'publish', channel, data })
   }
 
@@ -189,17 +194,20 @@ export class RealtimeClient extends TypedEmitter<RealtimeClientEvents> {
   }
 
   /**
-   * Sends `message` with a fresh `id` and resolves with the `data` of the server's `ack`
+   * Sends `message` (or `{ ...fields, type }`) with a fresh `id` and resolves with the `data` of the server's `ack`
    * (what a handler registered with `app.realtime.handle()` returned). Rejects with
    * `RealtimeError`: the server's `error` code, `request_timeout`, `queue_full` or `disconnected`.
    */
-  request<Result = unknown> (message: OutgoingMessage): Promise<Result> {
-    return new Promise<Result>((resolve, reject) => {
+  request<const Type extends MessageType<Contract>> (type: Type, fields: RequestFields<Contract, Type>): Promise<ReplyOf<Contract, Type>>
+  request<Result = unknown> (message: OutgoingMessage): Promise<Result>
+  request (typeOrMessage: string | OutgoingMessage, fields?: unknown): Promise<any> {
+    const message: OutgoingMessage = typeof typeOrMessage === 'string' ? { ...(fields as object), type: typeOrMessage } : typeOrMessage
+    return new Promise((resolve, reject) => {
       const id = String(++this.#seq)
       const text = serialize({ ...message, id })
       this.#assertUsable()
       this.#assertRoom()
-      this.#pending.set(id, { type: message.type, resolve: resolve as (data: unknown) => void, reject, sent: false })
+      this.#pending.set(id, { type: message.type, resolve, reject, sent: false })
       this.#dispatch({ text, id })
     })
   }

@@ -85,8 +85,8 @@ t.test('an idle connection outlives nginx\'s read timeout because the server pin
     client.socket.on('ping', () => { if (Date.now() - started > 3000) resolve() })
   })
   t.equal(client.socket.readyState, client.socket.OPEN)
-  await node.app.publish('quiet', { still: 'here' })
-  t.same((await client.nextOfType('message')).data, { still: 'here' })
+  await node.app.publish('quiet', { text: 'still here' })
+  t.same((await client.nextOfType('message')).data, { text: 'still here' })
 })
 
 t.test('without heartbeats within the timeout, nginx cuts the idle connection', async (t) => {

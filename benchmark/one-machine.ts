@@ -30,7 +30,10 @@ export interface OneMachineConfig {
 export interface Arrival { received: number, p50: number, p99: number, max: number, ms: number }
 
 export interface OneMachineRun {
+  /** Connections that subscribed during setup. */
   connections: number
+  /** Connections the workers still held when measured (all connections the probe saw open). */
+  held: number
   failed: number
   firstError?: string
   setupSec: number
@@ -105,6 +108,7 @@ export async function runOneMachine (config: OneMachineConfig, log: (...parts: u
     log(`  probe: ${probe.gotBoth.toLocaleString('en-US')} of ${probe.open.toLocaleString('en-US')} open connections received both, twice; short of broadcasts ${probe.missingBroadcast}, short of messages ${probe.missingMessage}, duplicates ${probe.duplicated}`)
     return {
       connections: connected.ok,
+      held: after.connections,
       failed: connected.failed,
       ...(connected.firstError === undefined ? {} : { firstError: connected.firstError }),
       setupSec,

@@ -1,9 +1,11 @@
 // Scenario (d): two plugin nodes sharing a redis-server on loopback; subscribers on node B,
-// publishes on node A. Compared with one node and the embedded broker, measured alike.
+// publishes on node A. Compared with one node and the embedded broker, and with the same two
+// nodes sharing a mosquitto (the MQTT engine), measured alike in the same run.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import net from 'node:net'
+import { startMosquitto } from '../example-app/cluster/mosquitto-process.js'
 import { Generators, Server, here, publishStep, ramp } from './harness.js'
 
 export interface CrossNodeRun {
@@ -16,6 +18,11 @@ export interface CrossNodeRun {
   crossMaxRate: number
   singlePeakPerSec: number
   crossPeakPerSec: number
+  /** The same through mosquitto; NaN when mosquitto could not start. */
+  mqttP50: number
+  mqttP99: number
+  mqttMaxRate: number
+  mqttPeakPerSec: number
 }
 
 export interface CrossNodeConfig { subscribers: number, rate: number, durationMs: number, rampRates: number[], stepMs: number }
@@ -97,7 +104,26 @@ export async function startCrossNode (): Promise<CrossNode | string> {
       } finally {
         await Promise.all([nodeA.stop(), nodeB.stop()])
       }
+      let mqttResult
+      const mosquitto = await startMosquitto(await freePort()).catch((err: unknown) => {
+        log(`  mosquitto skipped: ${(err as Error).message}`)
+        return undefined
+      })
+      if (mosquitto !== undefined) {
+        const mqttA = await Server.start(pluginScript, { BENCH_MQTT_URL: mosquitto.url })
+        const mqttB = await Server.start(pluginScript, { BENCH_MQTT_URL: mosquitto.url })
+        try {
+          mqttResult = await measure(mqttA, mqttB, generators, config, 'node A -> mosquitto -> node B', log)
+        } finally {
+          await Promise.all([mqttA.stop(), mqttB.stop()])
+          await mosquitto.stop()
+        }
+      }
       return {
+        mqttP50: mqttResult?.steady.p50 ?? NaN,
+        mqttP99: mqttResult?.steady.p99 ?? NaN,
+        mqttMaxRate: mqttResult?.ramped.maxPassingRate ?? NaN,
+        mqttPeakPerSec: mqttResult?.ramped.peakDeliveredPerSec ?? NaN,
         singleP50: singleResult.steady.p50,
         singleP99: singleResult.steady.p99,
         crossP50: crossResult.steady.p50,

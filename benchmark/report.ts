@@ -52,7 +52,8 @@ export function renderMarkdown (results: Results, peers: Array<{ id: string, lab
       '| --- | ---: | ---: | ---: | ---: |',
       `| one node, embedded broker | ${num(d.singleP50, 2)} | ${num(d.singleP99, 2)} | ${num(d.singleMaxRate)} | ${num(d.singlePeakPerSec)} |`,
       `| publish on node A, subscribers on node B | ${num(d.crossP50, 2)} | ${num(d.crossP99, 2)} | ${num(d.crossMaxRate)} | ${num(d.crossPeakPerSec)} |`,
-      '', `Added p50 latency through Redis: ${num(d.addedP50Ms, 2)} ms.`)
+      `| the same through mosquitto (MQTT, QoS 0) | ${num(d.mqttP50, 2)} | ${num(d.mqttP99, 2)} | ${num(d.mqttMaxRate)} | ${num(d.mqttPeakPerSec)} |`,
+      '', `Added p50 latency through Redis: ${num(d.addedP50Ms, 2)} ms; through mosquitto: ${num((d.mqttP50 ?? NaN) - (d.singleP50 ?? NaN), 2)} ms.`)
   } else if (results.crossNodeSkipped !== undefined) {
     lines.push('', `(d) cross-node through Redis: skipped, ${results.crossNodeSkipped}.`)
   }

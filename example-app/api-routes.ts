@@ -60,6 +60,24 @@ export const apiRoutes: FastifyPluginAsyncTypebox = async function apiRoutes (ap
     return { ok: true as const }
   })
 
+  app.get('/channels/:channel/history', {
+    schema: {
+      params: Type.Object({ channel: Channel }),
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) })
+    }
+  }, async function channelHistory (request, reply) {
+    try {
+      // Newest first, so `limit` takes the latest; the page shows them oldest first.
+      const { offset, epoch, messages } = await app.realtime.history(request.params.channel, { limit: request.query.limit ?? 50, reverse: true })
+      return { offset, epoch, messages: messages.reverse().map(({ data, ts, offset }) => ({ data, ts, offset })) }
+    } catch (err) {
+      if (err instanceof RealtimeError && err.code === ErrorCode.NO_HISTORY) {
+        return await reply.code(404).send({ statusCode: 404, code: err.code, error: 'Not Found', message: err.message })
+      }
+      throw err
+    }
+  })
+
   app.get('/stats', {
     schema: { response: { 200: Stats } }
   }, async function stats () {

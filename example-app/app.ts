@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Registry, collectDefaultMetrics } from 'prom-client'
 import realtime, { MAX_CHANNEL_LENGTH, type RealtimePluginOptions, type RedisBrokerOptions } from '../lib/index.js'
 import { apiRoutes } from './api-routes.js'
 import { contract } from './contract.js'
@@ -22,8 +23,21 @@ export interface ExampleAppOptions {
   heartbeatTimeout?: number
   /** Serve /build/ (the bundled page script) from this folder instead of public/build/. */
   pageBuildDir?: string
+  /** Milliseconds app.close() spends draining (1012, spread evenly) before the rest get 1001. */
+  drainOnClose?: number
   /** More options for the realtime plugin (the tests use it to refuse client publishes, say). */
   realtime?: RealtimePluginOptions
+  /** Keep chat rooms' history (default); off for an engine without it (MQTT). */
+  history?: boolean
+}
+
+/** The contract without history settings, for brokers that cannot keep it. */
+function withoutHistory (full: typeof contract): typeof contract {
+  const channels = full.channels.map((rule) => {
+    const { history: _history, ...rest } = rule as typeof rule & { history?: unknown }
+    return rest
+  })
+  return { ...full, channels } as unknown as typeof contract
 }
 
 export async function buildApp (options: ExampleAppOptions = {}) {
@@ -32,13 +46,20 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     trustProxy: options.trustProxy ?? false,
     // The router answers 414 to params over 100 characters; channel names may have 200, more
     // when percent-encoded. The route's schema enforces the real limit with a 400.
-    routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH }
+    routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH },
+    // Fastify cuts app.close() off at pluginTimeout: a drain needs it above drainOnClose (docs/operations.md).
+    pluginTimeout: 10_000 + (options.drainOnClose ?? 0)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // One registry per app: the process' default metrics and the plugin's, served on /metrics.
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
   await app.register(realtime, {
     ...options.realtime,
     path: '/ws',
-    contract,
+    metrics: { registry },
+    ...(options.drainOnClose !== undefined && { drainOnClose: options.drainOnClose }),
+    contract: options.history === false ? withoutHistory(contract) : contract,
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),
     ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),
@@ -48,6 +69,15 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     return { subscribers: app.realtime.subscriberCount(message.channel) }
   })
   await app.register(apiRoutes, { prefix: '/api' })
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(registry.contentType)
+    return await registry.metrics()
+  })
+  // For a load balancer's readiness check: a draining node gets no new clients.
+  app.get('/ready', async (_request, reply) => {
+    if (app.realtime.draining) return await reply.code(503).send({ ready: false })
+    return { ready: true }
+  })
   // The WebSocket API, described from what this server runs (channel rules, message types).
   app.get('/asyncapi.json', async function asyncapi () {
     return app.realtime.asyncapi({ title: 'fastify-realtime example chat', version: '1.0.0' })

@@ -20,8 +20,9 @@ export const contract = defineContract({
   channels: [
     // Server-only notices (POST /api/channels/announcements/messages); clients get `forbidden`.
     { match: 'announcements', schema: ChatText, publish: 'server' },
-    // Every other channel is a chat room: any name, chat lines only.
-    { match: '*', schema: ChatLine }
+    // Every other channel is a chat room: any name, chat lines only, the last 100 lines kept an
+    // hour for pages that reload (GET /api/channels/:channel/history) or reconnect (recovery).
+    { match: '*', schema: ChatLine, history: { size: 100, ttl: 3_600_000 } }
   ],
   messages: {
     /** How many connections of the answering node are in a channel. */

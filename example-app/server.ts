@@ -1,6 +1,7 @@
 // Runs one node of the example app. `npm start`: port 3000, embedded broker, nothing else
 // needed. Environment: PORT, HOST, NODE_ID, REDIS_URL (join other nodes through Redis, see
-// README "Scaling out with Redis"), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE, PAGE_BUILD_DIR. The cluster script
+// README "Scaling out with Redis"), MQTT_URL (through an MQTT server instead), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE, PAGE_BUILD_DIR,
+// DRAIN_MS (app.close() drains over that many ms, see docs/operations.md). The cluster script
 // (start-cluster.ts) runs two of these with REDIS_URL and TRUST_PROXY set, behind nginx.
 import { buildApp } from './app.js'
 import { buildPage } from './build-page.js'
@@ -17,14 +18,19 @@ const app = await buildApp({
   ...(env.NODE_ID !== undefined && { nodeId: env.NODE_ID }),
   // Without it this node uses the embedded broker.
   ...(env.REDIS_URL !== undefined && { redis: { url: env.REDIS_URL } }),
+  // MQTT carries frames but keeps no history: the chat rooms go without it there.
+  ...(env.MQTT_URL !== undefined && { realtime: { mqtt: { url: env.MQTT_URL } }, history: false }),
   // The proxy's own address (127.0.0.1 in the cluster): request.ip is then the client's
   // address as nginx saw it. Trust only proxies you run, or any client can claim any address.
   ...(env.TRUST_PROXY !== undefined && { trustProxy: env.TRUST_PROXY }),
-  ...(env.PAGE_BUILD_DIR !== undefined && { pageBuildDir: env.PAGE_BUILD_DIR })
+  ...(env.PAGE_BUILD_DIR !== undefined && { pageBuildDir: env.PAGE_BUILD_DIR }),
+  // A rolling deploy stops nodes one at a time: their clients move over DRAIN_MS, not at once.
+  ...(env.DRAIN_MS !== undefined && { drainOnClose: Number(env.DRAIN_MS) })
 })
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  // app.close() says goodbye with 1001 to every client, so they reconnect elsewhere at once.
+  // app.close() says goodbye with 1001 to every client (with DRAIN_MS: 1012 spread over that
+  // window first), so they reconnect elsewhere.
   process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
 }
 

@@ -1,6 +1,8 @@
 // `npm run start:cluster`: redis-server, two nodes of the example app and nginx in front, all
 // on loopback. Open http://127.0.0.1:8080 in two browsers; Ctrl-C stops everything.
-// Ports can be moved with CLUSTER_PORT, NODE_PORTS (comma-separated) and REDIS_PORT;
+// `npm run start:cluster -- --engine mqtt` runs mosquitto between the nodes instead of Redis.
+// Ports can be moved with CLUSTER_PORT, NODE_PORTS (comma-separated) and REDIS_PORT (the
+// engine's port, mosquitto's too);
 // BUILD_PAGE=0 skips bundling the page (it is then served as last built); PAGE_BUILD_DIR
 // bundles it into (and has the nodes serve it from) another folder.
 //
@@ -14,13 +16,19 @@ import { buildPage } from './build-page.js'
 import { startProcess, waitForPort, type ManagedProcess } from './cluster/child-process.js'
 import { startNginx } from './cluster/nginx-process.js'
 import { describeTakenPort, portOwner } from './cluster/port-owner.js'
+import { startMosquitto } from './cluster/mosquitto-process.js'
 import { startRedis } from './cluster/redis-process.js'
 import { Supervisor } from './cluster/supervisor.js'
 
 const env = process.env
 const clusterPort = Number(env.CLUSTER_PORT ?? 8080)
 const nodePorts = (env.NODE_PORTS ?? '3005,3006').split(',').map(Number)
-const redisPort = Number(env.REDIS_PORT ?? 6379)
+const engine = process.argv.includes('--engine') ? process.argv[process.argv.indexOf('--engine') + 1] : 'redis'
+if (engine !== 'redis' && engine !== 'mqtt') {
+  console.error(`--engine must be redis or mqtt, not ${engine ?? '(nothing)'}`)
+  process.exit(2)
+}
+const redisPort = Number(env.REDIS_PORT ?? (engine === 'mqtt' ? 1883 : 6379))
 const serverFile = fileURLToPath(new URL('./server.ts', import.meta.url))
 
 function log (line: string): void {
@@ -53,7 +61,7 @@ function stopAll (exitCode: number): Promise<never> {
   return stopping
 }
 
-/** Redis and nginx: the cluster cannot serve without them, so their exit stops everything. */
+/** The engine (Redis or mosquitto) and nginx: the cluster cannot serve without them, so their exit stops everything. */
 async function startEssential (proc: Promise<ManagedProcess>): Promise<ManagedProcess> {
   const started = await proc
   running.push(started)
@@ -66,12 +74,12 @@ async function startEssential (proc: Promise<ManagedProcess>): Promise<ManagedPr
   return started
 }
 
-async function startNode (name: string, port: number, redisUrl: string): Promise<ManagedProcess> {
+async function startNode (name: string, port: number, engineUrl: string): Promise<ManagedProcess> {
   const node = startProcess(name, process.execPath, ['--import', 'tsx', serverFile], {
     detached: true,
     // The IPC channel: server.ts exits when it closes (this script gone).
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...env, PORT: String(port), NODE_ID: name, REDIS_URL: redisUrl, TRUST_PROXY: '127.0.0.1', BUILD_PAGE: '0' }
+    env: { ...env, PORT: String(port), NODE_ID: name, [engine === 'mqtt' ? 'MQTT_URL' : 'REDIS_URL']: engineUrl, TRUST_PROXY: '127.0.0.1', BUILD_PAGE: '0' }
   })
   try {
     await waitForPort(node, port)
@@ -100,17 +108,19 @@ try {
   await checkPortsFree([clusterPort, ...nodePorts, redisPort])
   // The nodes inherit PAGE_BUILD_DIR and serve the bundle from there.
   if (env.BUILD_PAGE !== '0') await buildPage(env.PAGE_BUILD_DIR)
-  const redis = await startRedis(redisPort, { detached: true, watchParent: true })
-  await startEssential(Promise.resolve(redis))
+  const broker = engine === 'mqtt'
+    ? await startMosquitto(redisPort, { detached: true, watchParent: true })
+    : await startRedis(redisPort, { detached: true, watchParent: true })
+  await startEssential(Promise.resolve(broker))
   // nginx before the nodes, so that stopping in reverse takes the nodes down first.
   await startEssential(startNginx({ listenPort: clusterPort, nodePorts }, { detached: true, watchParent: true }))
   for (const [index, port] of nodePorts.entries()) {
     const name = `node-${index + 1}`
-    const supervisor = new Supervisor({ name, log, start: () => startNode(name, port, redis.url), onStart: prefixOutput })
+    const supervisor = new Supervisor({ name, log, start: () => startNode(name, port, broker.url), onStart: prefixOutput })
     running.push(supervisor)
     await supervisor.start()
   }
-  log(`cluster ready: http://127.0.0.1:${clusterPort} (nginx) -> nodes ${nodePorts.join(', ')}, redis ${redis.url}; Ctrl-C stops it`)
+  log(`cluster ready: http://127.0.0.1:${clusterPort} (nginx) -> nodes ${nodePorts.join(', ')}, ${engine} ${broker.url}; Ctrl-C stops it`)
 } catch (err) {
   log((err as Error).message)
   await stopAll(1)

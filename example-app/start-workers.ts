@@ -25,8 +25,21 @@ async function runPrimary (): Promise<void> {
   if (env.BUILD_PAGE !== '0') await buildPage(env.PAGE_BUILD_DIR)
   if (!useRedis) startClusterRelay(cluster)
   let stopping = false
+  // A worker that cannot start (a bad option, say) would be forked again forever: give up
+  // after 5 exits within 30 s.
+  const exits: number[] = []
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return
+    const now = Date.now()
+    exits.push(now)
+    while (exits.length > 0 && now - (exits[0] ?? now) > 30_000) exits.shift()
+    if (exits.length > 5) {
+      console.error(`[primary] workers keep exiting (${exits.length} within 30 s); stopping`)
+      stopping = true
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM')
+      process.exitCode = 1
+      return
+    }
     console.log(`[primary] worker ${worker.id} (pid ${String(worker.process.pid)}) exited (${code ?? signal}); forking another`)
     cluster.fork()
   })
@@ -51,7 +64,8 @@ async function runWorker (): Promise<void> {
   const app = await buildApp({
     logger: { level: env.LOG_LEVEL ?? 'info' },
     nodeId: `worker-${cluster.worker?.id ?? process.pid}`,
-    ...(useRedis ? { redis: { url: redisUrl } } : { realtime: { broker: new ClusterBroker() } }),
+    // The cluster broker keeps no history: the chat rooms go without it there.
+    ...(useRedis ? { redis: { url: redisUrl } } : { realtime: { broker: new ClusterBroker() }, history: false }),
     ...(env.PAGE_BUILD_DIR !== undefined && { pageBuildDir: env.PAGE_BUILD_DIR })
   })
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

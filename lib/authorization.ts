@@ -3,26 +3,21 @@
 //
 // Namespaces:
 // - `user:<id>` and `user:<id>:...`: only a connection whose user id is `<id>` may
-//   subscribe; no client may publish (the server publishes there with `app.publish`).
+//   subscribe; no client may publish (the server publishes there with `app.publish`). `<id>`
+//   is the escaped id of channels/user-channel.ts, so ownership is exact for any id.
 // - `private:...`: only authenticated connections (with a user) are asked about at all.
 import type { Connection } from './connection.js'
 import { ErrorCode, RealtimeError } from './errors.js'
 import type { AuthorizeFunction, ChannelAction, ResolvedOptions } from './options.js'
+import { USER_NAMESPACE, isOwnUserChannel } from './channels/user-channel.js'
 
-export const USER_NAMESPACE = 'user:'
+export { USER_NAMESPACE }
 export const PRIVATE_NAMESPACE = 'private:'
 
 export type AuthorizationSettings = Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId'> & Partial<Pick<ResolvedOptions, 'channels'>>
 
 function forbidden (message: string): RealtimeError {
   return new RealtimeError(ErrorCode.FORBIDDEN, message)
-}
-
-/** The `<id>` of a `user:<id>[:...]` channel. */
-function ownerOf (channel: string): string {
-  const rest = channel.slice(USER_NAMESPACE.length)
-  const end = rest.indexOf(':')
-  return end === -1 ? rest : rest.slice(0, end)
 }
 
 export class Authorization {
@@ -38,8 +33,12 @@ export class Authorization {
     this.userIdOf = settings.userId
   }
 
-  /** Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise. */
-  async check (connection: Connection, channel: string, action: ChannelAction): Promise<void> {
+  /**
+   * Resolves when `connection` may do `action` on `channel`; rejects with `forbidden` otherwise.
+   * `granted`: a subscription token already decided, so `authorize` is not asked (the
+   * namespace rules still are).
+   */
+  async check (connection: Connection, channel: string, action: ChannelAction, granted = false): Promise<void> {
     if (action === 'publish') {
       // A channel rule's `publish` overrides `allowClientPublish` for the channels it matches.
       const rule = this.#channels?.ruleFor(channel)?.publish
@@ -51,11 +50,11 @@ export class Authorization {
     if (channel.startsWith(USER_NAMESPACE)) {
       if (action === 'publish') throw forbidden('user: channels are published by the server only')
       const userId = this.userIdOf(connection.user)
-      if (userId === undefined || userId !== ownerOf(channel)) throw forbidden('user: channels belong to their user')
+      if (userId === undefined || !isOwnUserChannel(channel, userId)) throw forbidden('user: channels belong to their user')
     } else if (channel.startsWith(PRIVATE_NAMESPACE) && connection.user === undefined) {
       throw forbidden('private: channels need an authenticated connection')
     }
-    if (this.#authorize === undefined) return
+    if (this.#authorize === undefined || granted) return
     let allowed: boolean | undefined
     try {
       allowed = await this.#authorize({ connection, user: connection.user, channel, action })

@@ -15,8 +15,10 @@ export function registerBuiltInHandlers (dispatcher: Dispatcher, realtime: Realt
   })
 
   dispatcher.register('subscribe', SubscribeMessage, async (message: SubscribeMessage, connection: Connection) => {
-    await realtime.subscribeFrom(connection, message.channel)
-    connection.send(withId({ type: 'subscribed', channel: message.channel }, message.id))
+    // Answered from inside the join: a replay of missed messages must follow `subscribed`.
+    await realtime.subscribeFrom(connection, message.channel, message.since, (outcome) => {
+      connection.send({ ...withId({ type: 'subscribed', channel: message.channel }, message.id), ...outcome })
+    }, message.info, message.token)
   })
 
   dispatcher.register('unsubscribe', UnsubscribeMessage, async (message: UnsubscribeMessage, connection: Connection) => {

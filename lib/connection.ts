@@ -29,6 +29,8 @@ export interface TrafficCounters {
   messagesOut: number
   errors: number
   bytesOut: number
+  /** Error frames sent, per code (metrics). */
+  errorsByCode?: Partial<Record<ErrorCode, number>>
 }
 
 export class Connection {
@@ -77,6 +79,8 @@ export class Connection {
   /** Sends an `error` frame; the connection stays open. */
   sendError (code: ErrorCode, id?: string, details?: unknown, message: string = errorMessages[code]): void {
     this.#counters.errors++
+    const byCode = this.#counters.errorsByCode
+    if (byCode !== undefined) byCode[code] = (byCode[code] ?? 0) + 1
     const frame: ServerMessage = { type: 'error', code, message }
     if (id !== undefined) frame.id = id
     if (details !== undefined) frame.details = details

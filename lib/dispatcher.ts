@@ -8,6 +8,7 @@ import type { Validator } from 'typebox/compile'
 import type { Connection, TrafficCounters } from './connection.js'
 import { ErrorCode, RealtimeError } from './errors.js'
 import { MAX_REQUEST_ID_LENGTH } from './protocol.js'
+import type { LifecycleHooks } from './hooks/lifecycle-hooks.js'
 
 export type MessageHandler<Message = any> = (message: Message, connection: Connection) => unknown
 
@@ -42,9 +43,11 @@ function requestIdOf (message: Record<string, unknown>): string | undefined {
 export class Dispatcher {
   readonly #routes = new Map<string, Route>()
   readonly #counters: TrafficCounters
+  readonly #hooks: LifecycleHooks | undefined
 
-  constructor (counters: TrafficCounters) {
+  constructor (counters: TrafficCounters, hooks?: LifecycleHooks) {
     this.#counters = counters
+    this.#hooks = hooks
   }
 
   /** Adds a message type; its schema is compiled now, once. */
@@ -96,6 +99,8 @@ export class Dispatcher {
       this.#reportInvalid(connection, route.validator, message, id)
       return
     }
+    const hooks = this.#hooks
+    if (hooks !== undefined && hooks.message.length !== 0) hooks.notify(hooks.message, connection, message)
 
     try {
       const result = route.handler(message, connection)

@@ -24,13 +24,25 @@ export const ErrorCode = {
   RATE_LIMITED: 'rate_limited',
   /** The connection holds as many subscriptions as it may. */
   TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
+  /** A `refresh` token or a subscription token was refused: malformed, bad signature, expired, another user's (or channel's). The session is not extended. */
+  INVALID_TOKEN: 'invalid_token',
+  /** `app.realtime.history()` on a channel that no rule with `history` matches. */
+  NO_HISTORY: 'no_history',
+  /** A `presence` or `presence_stats` request for a channel whose rule does not enable presence. */
+  PRESENCE_DISABLED: 'presence_disabled',
   // Raised by the client itself, never sent by the server.
   /** Client: no `ack` or `error` arrived within `requestTimeout` after the frame was sent. */
   REQUEST_TIMEOUT: 'request_timeout',
   /** Client: not connected and the send queue already holds `queueLimit` frames. */
   QUEUE_FULL: 'queue_full',
   /** Client: the connection dropped before the answer came (the server may or may not have acted), or the client is closed. */
-  DISCONNECTED: 'disconnected'
+  DISCONNECTED: 'disconnected',
+  /** Client: `getToken()` returned null or threw this code: the user is logged out, the client stops. */
+  LOGGED_OUT: 'logged_out',
+  /** Client: the frame is larger than the `maxPayload` the server announced; it was not sent. */
+  PAYLOAD_TOO_LARGE: 'payload_too_large',
+  /** Client: the request's `AbortSignal` fired before the answer came (the server may have acted if it was sent). */
+  ABORTED: 'aborted'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
@@ -47,9 +59,15 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   forbidden: 'Forbidden',
   rate_limited: 'Too many messages',
   too_many_subscriptions: 'Too many subscriptions',
+  invalid_token: 'Invalid token',
+  no_history: 'The channel keeps no history',
+  presence_disabled: 'Presence is not enabled for this channel',
   request_timeout: 'No answer from the server in time',
   queue_full: 'Send queue is full while disconnected',
-  disconnected: 'Connection lost before the server answered'
+  disconnected: 'Connection lost before the server answered',
+  logged_out: 'Logged out: getToken() has no token',
+  payload_too_large: 'Message is larger than the server accepts',
+  aborted: 'Request aborted'
 }
 
 /** WebSocket close codes the server uses (RFC 6455 section 7.4.1). */
@@ -69,10 +87,14 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** Unexpected server condition. */
   INTERNAL_ERROR: 1011,
+  /** Service restart: the node drains (`app.realtime.drain()`); reconnect soon, to another node. */
+  SERVICE_RESTART: 1012,
   /** The connection could not keep up with what it was sent (slow consumer). */
   TRY_AGAIN_LATER: 1013,
   /** Custom, never sent by the server: the client closes with it when the server fell silent (its heartbeat timeout). */
-  HEARTBEAT_TIMEOUT: 4000
+  HEARTBEAT_TIMEOUT: 4000,
+  /** The session expired without a successful `refresh`: get a new token and reconnect (not final). */
+  SESSION_EXPIRED: 4001
 } as const
 
 export type CloseCode = typeof CloseCode[keyof typeof CloseCode]

@@ -18,6 +18,14 @@ export function channelFrame (channel: string, data: unknown, ts: number): strin
   return '{"type":"message","channel":' + JSON.stringify(channel) + ',"data":' + stringifyData(data) + ',"ts":' + ts + '}'
 }
 
+/**
+ * The same frame for a history channel, without its closing `}`: the broker appends
+ * `,"offset":N,"epoch":"E"}` once the offset is known (brokers/history-frame.ts).
+ */
+export function channelFrameHead (channel: string, data: unknown, ts: number): string {
+  return '{"type":"message","channel":' + JSON.stringify(channel) + ',"data":' + stringifyData(data) + ',"ts":' + ts
+}
+
 /** `{type:'broadcast', data, ts}` */
 export function broadcastFrame (data: unknown, ts: number): string {
   return '{"type":"broadcast","data":' + stringifyData(data) + ',"ts":' + ts + '}'

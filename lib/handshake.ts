@@ -8,7 +8,7 @@ import { createOriginCheck, type OriginCheck } from './origin.js'
 
 /** HTTP statuses of a refused handshake. */
 export const HandshakeStatus = {
-  /** `authenticate` threw or returned nothing. */
+  /** `authenticate` threw or returned nothing, or the session it returned has already expired. */
   UNAUTHORIZED: 401,
   /** The `Origin` is not in `allowedOrigins` (or missing while `requireOrigin` is on). */
   FORBIDDEN: 403,
@@ -19,7 +19,7 @@ export const HandshakeStatus = {
 } as const
 
 export type HandshakeSettings = Pick<ResolvedOptions,
-'authenticate' | 'allowedOrigins' | 'requireOrigin' | 'maxConnections' | 'maxConnectionsPerAddress'>
+'authenticate' | 'allowedOrigins' | 'requireOrigin' | 'maxConnections' | 'maxConnectionsPerAddress' | 'sessionExpiry'>
 
 export interface TokenSources {
   /** Cookie holding the token; none by default. */
@@ -113,8 +113,10 @@ export class HandshakeGuard {
     if (!request.ws) return
     try {
       this.#checkOrigin(request)
-      this.#reserve(request)
+      if (!this.#reserve(request)) return this.#abandon(request, reply)
       await this.#authenticate(request)
+      // Closing started while authenticate ran: app.close() must not wait on a late arrival.
+      if (this.#closing) throw new Refusal(HandshakeStatus.SERVICE_UNAVAILABLE, 'Server is shutting down')
     } catch (err) {
       if (err instanceof Refusal) return this.#refuse(request, reply, err)
       throw err
@@ -134,29 +136,42 @@ export class HandshakeGuard {
 
   /**
    * Counts the handshake against the limits until its socket closes, so a burst of
-   * handshakes waiting on `authenticate` cannot overshoot them.
+   * handshakes waiting on `authenticate` cannot overshoot them. False when the client has
+   * already gone (it reset the connection while an earlier hook ran): a socket that is
+   * destroyed emits no further 'close', so a slot taken now would never come back.
    */
-  #reserve (request: FastifyRequest): void {
+  #reserve (request: FastifyRequest): boolean {
     if (Math.max(this.#reserved, this.#openConnections()) >= this.#settings.maxConnections) {
       throw new Refusal(HandshakeStatus.SERVICE_UNAVAILABLE, 'Too many connections')
     }
-    const address = request.ip
+    // app.injectWS() hands over a stream, not a TCP socket: nothing to hold a reservation by.
+    const socket = request.raw.socket as Socket | undefined
+    if (socket === undefined) return true
+    // A peer that reset is also seen as a missing address before the socket notices.
+    const address = request.ip as string | undefined
+    if (socket.destroyed || address === undefined) return false
     const perAddressLimit = this.#settings.maxConnectionsPerAddress
     const fromAddress = this.#perAddress.get(address) ?? 0
     if (perAddressLimit !== undefined && fromAddress >= perAddressLimit) {
       throw new Refusal(HandshakeStatus.TOO_MANY_REQUESTS, 'Too many connections from this address')
     }
-    // app.injectWS() hands over a stream, not a TCP socket: nothing to hold a reservation by.
-    const socket = request.raw.socket as Socket | undefined
-    if (socket === undefined) return
     this.#reserved++
     this.#perAddress.set(address, fromAddress + 1)
+    // Not destroyed yet, so its 'close' is still to come, whichever stage it happens in.
     socket.once('close', () => {
       this.#reserved--
       const count = (this.#perAddress.get(address) ?? 1) - 1
       if (count === 0) this.#perAddress.delete(address)
       else this.#perAddress.set(address, count)
     })
+    return true
+  }
+
+  /** Ends a handshake whose client has gone: nobody is left to read an answer. */
+  #abandon (request: FastifyRequest, reply: FastifyReply): void {
+    request.log.debug('client left during the handshake')
+    reply.hijack()
+    request.raw.socket.destroy()
   }
 
   async #authenticate (request: FastifyRequest): Promise<void> {
@@ -170,6 +185,9 @@ export class HandshakeGuard {
       throw new Refusal(HandshakeStatus.UNAUTHORIZED, 'Unauthorized')
     }
     if (user === undefined || user === null || user === false) throw new Refusal(HandshakeStatus.UNAUTHORIZED, 'Unauthorized')
+    // A session already over (see sessions/session-expiry.ts) would be closed at once: refuse it now.
+    const expiresAt = this.#settings.sessionExpiry(user)
+    if (expiresAt !== undefined && expiresAt <= Date.now()) throw new Refusal(HandshakeStatus.UNAUTHORIZED, 'Session expired')
     this.#users.set(request, user)
   }
 

@@ -5,6 +5,7 @@
 import type { Connection } from './connection.js'
 import { CloseCode, ErrorCode } from './errors.js'
 import type { RateLimitOptions } from './options.js'
+import { peekRequestId } from './request-id.js'
 
 interface Bucket {
   tokens: number
@@ -27,8 +28,11 @@ export class RateLimiter {
     this.#perMillisecond = options.messagesPerSecond / 1000
   }
 
-  /** Takes a token for one frame; false (after answering or closing) when the frame must be dropped. */
-  admit (connection: Connection, now: number = performance.now()): boolean {
+  /**
+   * Takes a token for `frame`; false (after answering or closing) when it must be dropped.
+   * The refusal carries the frame's request id when it can be read cheaply (see request-id.ts).
+   */
+  admit (connection: Connection, frame?: Buffer, now: number = performance.now()): boolean {
     // Frames still arriving after the 1008 close are neither served nor counted.
     if (!connection.isOpen) return false
     let bucket = this.#buckets.get(connection)
@@ -52,7 +56,7 @@ export class RateLimiter {
       connection.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded')
       return false
     }
-    connection.sendError(ErrorCode.RATE_LIMITED)
+    connection.sendError(ErrorCode.RATE_LIMITED, frame === undefined ? undefined : peekRequestId(frame))
     return false
   }
 }

@@ -12,18 +12,32 @@ import { FanOut } from './fanout.js'
 import { releaseUpgradeResponse } from './ws-internals.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
+import { closeGoingAway } from './shutdown.js'
+import { ArrivalOrder } from './arrival-order.js'
 import { Authorization } from './authorization.js'
 import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
 import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
-import { BROADCAST_CHANNEL, type Broker, type BrokerState } from './brokers/broker.js'
+import { BROADCAST_CHANNEL, type Broker, type BrokerState, type StreamPosition, type PresenceStats } from './brokers/broker.js'
+import { Presence } from './presence/presence.js'
+import { PresenceRules } from './presence/presence-rules.js'
+import { registerPresenceHandlers } from './presence/presence-handlers.js'
+import type { PresenceUser } from './protocol.js'
+import { SessionTracker } from './sessions/session-tracker.js'
+import { registerRefreshHandler } from './sessions/refresh-handler.js'
+import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
+import { LifecycleHooks, closeReason, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
+import { Drainer, type DrainOptions } from './drain.js'
+import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
+import { ChannelHistory, type HistoryOptions, type HistoryResult, type JoinSteps, type SubscribeOutcome } from './history/channel-history.js'
 import { ChannelPayloads } from './channels/channel-payloads.js'
 import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
 import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path'> {
+export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload' |
+'presence' | 'presenceInfo' | 'authenticate' | 'sessionExpiry' | 'refreshLeadTime' | 'subscriptionTokens'> {
   nodeId: string
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -33,6 +47,8 @@ export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'a
   slowConsumer: SlowConsumerOptions
   /** When on, published frames go through ws so that they are compressed. */
   perMessageDeflate: boolean
+  clusterCommandTimeout: number
+  clusterAnnounceInterval: number
 }
 
 export interface RealtimeStats {
@@ -41,6 +57,8 @@ export interface RealtimeStats {
   messagesIn: number
   messagesOut: number
   errors: number
+  /** Error frames sent, per error code. */
+  errorsByCode: Partial<Record<ErrorCode, number>>
   bytesOut: number
   broker: BrokerState
   nodeId: string
@@ -52,6 +70,12 @@ export interface RealtimeStats {
   rateLimited: number
   /** Connections closed with 1008 for sustained abuse of the rate limit. */
   rateLimitClosed: number
+  /** Connections terminated for not answering the heartbeat. */
+  heartbeatTerminations: number
+  /** Connections closed since start (any side, any code). */
+  connectionsClosed: number
+  /** Connections closed with 4001: their session expired without a refresh. */
+  sessionsExpired: number
 }
 
 /** What a registered message type's handler receives: the schema's fields plus `type` and `id`. */
@@ -72,9 +96,12 @@ export class Realtime {
   readonly #broker: Broker
   readonly #log: FastifyBaseLogger
   readonly #connections = new Map<string, Connection>()
+  /** Broadcast recipients: connections past their `welcome` (a connect hook may still refuse the others). */
+  readonly #welcomed = new Set<Connection>()
   readonly #registry = new ChannelRegistry()
-  readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0 }
-  readonly #dispatcher = new Dispatcher(this.#counters)
+  readonly #counters: TrafficCounters = { messagesIn: 0, messagesOut: 0, errors: 0, bytesOut: 0, errorsByCode: {} }
+  readonly #hooks = new LifecycleHooks()
+  readonly #dispatcher = new Dispatcher(this.#counters, this.#hooks)
   readonly #fanOut: FanOut
   readonly #payloads: ChannelPayloads
   /** Registered message types and their schemas, for the AsyncAPI document. */
@@ -83,29 +110,61 @@ export class Realtime {
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
   readonly #slowConsumers: SlowConsumerGuard
+  /** Only when a channel rule asks for presence. */
+  readonly #presence: Presence | undefined
+  readonly #sessions: SessionTracker
+  readonly #history: ChannelHistory
+  readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   /** Channel operations still running, per connection and channel: each waits for the one before. */
   readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
+  readonly #arrivalOrder = new ArrivalOrder()
+  readonly #drainer = new Drainer()
+  #heartbeatTerminations = 0
+  #connectionsClosed = 0
+  /** Called with each delivery's recipient count on this node (metrics); unset costs nothing. */
+  onDelivered: ((recipients: number) => void) | undefined
+  /** `disconnectUser()`, `unsubscribeUser()`, `connectionsOf()` and `stats()` over every node. */
+  readonly cluster: ClusterCommands
 
   constructor (settings: RealtimeSettings, broker: Broker, log: FastifyBaseLogger) {
     this.#settings = settings
     this.#payloads = new ChannelPayloads(settings.channels)
     this.#authorization = new Authorization(settings)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
+    this.#welcomeRateLimit = settings.rateLimit === false
+      ? {}
+      : { rateLimit: { messagesPerSecond: settings.rateLimit.messagesPerSecond, burst: settings.rateLimit.burst } }
     this.#slowConsumers = new SlowConsumerGuard(settings.slowConsumer, settings.closeGracePeriod)
     // The cap is checked on the fast path before every write, corked bytes included.
     this.#fanOut = new FanOut(this.#counters, this.#slowConsumers, { writeDirect: settings.perMessageDeflate === false })
     this.nodeId = settings.nodeId
     this.#broker = broker
     this.#log = log
+    this.#history = new ChannelHistory(settings.channels, broker)
     this.#heartbeat = new Heartbeat(
       () => this.#connections.values(),
       { interval: settings.heartbeatInterval, timeout: settings.heartbeatTimeout },
       (connection) => {
         connection.log.info('no heartbeat answer, terminating')
+        this.#heartbeatTerminations++
         connection.socket.terminate()
       }
     )
+    const presenceRules = new PresenceRules(settings.channels)
+    this.#presence = presenceRules.used
+      ? new Presence({
+        nodeId: settings.nodeId,
+        heartbeatInterval: settings.heartbeatInterval,
+        options: settings.presence,
+        presenceInfo: settings.presenceInfo,
+        userIdOf: (connection) => this.#authorization.userIdOf(connection.user)
+      }, presenceRules, broker, log)
+      : undefined
     registerBuiltInHandlers(this.#dispatcher, this)
+    registerPresenceHandlers(this.#dispatcher, this.#presence, (connection, channel) => this.#authorization.check(connection, channel, 'subscribe'))
+    this.#sessions = new SessionTracker(settings)
+    registerRefreshHandler(this.#dispatcher, this.#sessions)
+    this.cluster = new ClusterCommands(this, broker, log, { commandTimeout: settings.clusterCommandTimeout, announceInterval: settings.clusterAnnounceInterval })
   }
 
   // Public API (app.realtime)
@@ -136,13 +195,73 @@ export class Realtime {
       connections: this.#connections.size,
       channels: this.#registry.channelCount,
       ...this.#counters,
+      errorsByCode: { ...this.#counters.errorsByCode },
       broker: this.#broker.state,
       nodeId: this.nodeId,
       slowConsumersClosed: this.#slowConsumers.closed,
       slowConsumerDrops: this.#slowConsumers.dropped,
       rateLimited: this.#rateLimiter?.refused ?? 0,
-      rateLimitClosed: this.#rateLimiter?.closed ?? 0
+      rateLimitClosed: this.#rateLimiter?.closed ?? 0,
+      heartbeatTerminations: this.#heartbeatTerminations,
+      connectionsClosed: this.#connectionsClosed,
+      sessionsExpired: this.#sessions.expired
     }
+  }
+
+  /** Who is subscribed to `channel` on every node, grouped per user. Rejects with `presence_disabled` when its rule has no presence. */
+  async presence (channel: string): Promise<PresenceUser[]> {
+    if (this.#presence === undefined) throw new RealtimeError(ErrorCode.PRESENCE_DISABLED)
+    return await this.#presence.members(channel)
+  }
+
+  /** How many users and connections are subscribed to `channel` on every node. */
+  async presenceStats (channel: string): Promise<PresenceStats> {
+    if (this.#presence === undefined) throw new RealtimeError(ErrorCode.PRESENCE_DISABLED)
+    return await this.#presence.stats(channel)
+  }
+
+  /** Adds a lifecycle hook (see lib/hooks/lifecycle-hooks.ts); sync or async, errors are logged. */
+  addHook<Name extends RealtimeHookName> (name: Name, fn: RealtimeHookHandlers[Name]): this {
+    this.#hooks.add(name, fn)
+    return this
+  }
+
+  /** The connections of a user on this node (`app.realtime.cluster.connectionsOf()` for every node). */
+  connectionsOf (userId: string | number): Connection[] {
+    const wanted = String(userId)
+    return [...this.#connections.values()].filter((connection) => this.#authorization.userIdOf(connection.user) === wanted)
+  }
+
+  /**
+   * Unsubscribes every connection of a user on this node from `channel` and tells each client
+   * (`unsubscribed` without an id); returns how many were subscribed.
+   */
+  async unsubscribeUser (userId: string | number, channel: string): Promise<number> {
+    const subscribed = this.connectionsOf(userId).filter((connection) => connection.channels.has(channel))
+    await Promise.all(subscribed.map(async (connection) => {
+      await this.unsubscribe(connection, channel)
+      connection.send({ type: 'unsubscribed', channel })
+    }))
+    return subscribed.length
+  }
+
+  /**
+   * Closes every connection with 1012 (service restart), spread evenly over `overMs`, and
+   * refuses new ones (503): clients reconnect to the other nodes without a thundering herd.
+   * Resolves once they are all closed.
+   */
+  drain (options: DrainOptions = {}): Promise<void> {
+    return this.#drainer.drain(this.#connections.values(), options, this.#settings.closeGracePeriod)
+  }
+
+  /** `drainOnClose`: like `drain()`, but a drain under way ends within `overMs` too. */
+  drainBeforeClose (overMs: number): Promise<void> {
+    return this.#drainer.drain(this.#connections.values(), { overMs }, this.#settings.closeGracePeriod, true)
+  }
+
+  /** True once `drain()` was called: the handshake answers 503. */
+  get draining (): boolean {
+    return this.#drainer.draining
   }
 
   /**
@@ -192,7 +311,18 @@ export class Realtime {
   async publish (channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
     this.#payloads.check(channel, data)
-    await this.#broker.publish(channel, channelFrame(channel, data, Date.now()))
+    const history = this.#history.limitsFor(channel)
+    if (history !== undefined) await this.#history.publish(channel, data, history)
+    else await this.#broker.publish(channel, channelFrame(channel, data, Date.now()))
+  }
+
+  /**
+   * The kept messages of a history channel, with its current position: for HTTP routes
+   * (the first page of a chat room). `limit` defaults to, and is capped at, the rule's `size`.
+   */
+  async history (channel: string, options?: HistoryOptions): Promise<HistoryResult> {
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
+    return await this.#history.read(channel, options)
   }
 
   /** Delivers `data` to every connection on every node. */
@@ -206,12 +336,16 @@ export class Realtime {
    */
   async subscribe (connection: Connection, channel: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#inOrder(connection, channel, () => this.#join(connection, channel))
+    const info = this.#presence?.infoFor(connection, channel, undefined)
+    await this.#inOrder(connection, channel, () => this.#join(connection, channel, undefined, undefined, info))
   }
 
   async unsubscribe (connection: Connection, channel: string): Promise<void> {
     await this.#inOrder(connection, channel, async () => {
-      if (this.#registry.remove(connection, channel)) await this.#broker.unsubscribe(channel)
+      if (!this.#registry.remove(connection, channel)) return
+      this.#presence?.leave(connection, channel)
+      if (this.#hooks.unsubscribe.length !== 0) this.#hooks.notify(this.#hooks.unsubscribe, connection, channel)
+      await this.#broker.unsubscribe(channel)
     })
   }
 
@@ -245,52 +379,75 @@ export class Realtime {
 
   // Used by the built-in handlers
 
-  /** A client's subscribe: namespace rules, `authorize`, then the subscription limit. */
-  async subscribeFrom (connection: Connection, channel: string): Promise<void> {
+  /**
+   * A token that lets `user` (what `authenticate` returns for them) subscribe `channel`
+   * without `authorize` being asked, for `expiresIn` ms (default 60 s). For an HTTP route
+   * of the application; needs the `subscriptionTokenSecret` option. See docs/sessions.md.
+   */
+  subscriptionToken (user: unknown, channel: string, options?: SubscriptionTokenOptions): string {
+    const tokens = this.#settings.subscriptionTokens
+    if (tokens === undefined) throw new Error('fastify-realtime: set the subscriptionTokenSecret option to issue subscription tokens')
+    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL, `Invalid channel name ${JSON.stringify(channel)}`)
+    return tokens.issue(this.#authorization.userIdOf(user), channel, options)
+  }
+
+  /**
+   * A client's subscribe: namespace rules, `authorize` (or the subscription `token` instead),
+   * then the subscription limit. `answer` gets the fields of `subscribed` (recovery,
+   * position) before any replayed message is sent; `sentInfo` is the presence info sent.
+   */
+  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, sentInfo?: unknown, token?: string): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
+    // Presence info is checked before anything is subscribed (`invalid_message`).
+    const info = this.#presence === undefined
+      ? refuseInfo(sentInfo)
+      : this.#presence.infoFor(connection, channel, sentInfo)
     // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
     // that is still being authorized.
     await this.#inOrder(connection, channel, async () => {
-      await this.#authorization.check(connection, channel, 'subscribe')
-      // Checked in the same synchronous step as #join's registry add, so concurrent
-      // subscribes of one connection cannot overshoot the limit.
+      const granted = token === undefined ? false : this.#checkSubscriptionToken(connection, channel, token)
+      await this.#authorization.check(connection, channel, 'subscribe', granted)
+      // Checked in the same synchronous step as #join's registry add (plain channel) or as
+      // the history join's count of joins under way, so pipelined subscribes cannot overshoot.
       const limit = this.#settings.maxSubscriptionsPerConnection
-      if (connection.channels.size >= limit && !connection.channels.has(channel)) {
+      if (connection.channels.size + this.#history.joining(connection) >= limit && !connection.channels.has(channel)) {
         throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
       }
-      await this.#join(connection, channel)
+      await this.#join(connection, channel, since, answer, info)
     })
   }
 
   /** A client's publish. */
   async publishFrom (connection: Connection, channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    await this.#authorization.check(connection, channel, 'publish')
-    await this.publish(channel, data)
+    const allowed = this.#authorization.check(connection, channel, 'publish')
+    await this.#inArrivalOrder(connection, allowed, () => this.publish(channel, data))
   }
 
   /** A client's chat line, delivered to everyone as `{type:'chat', from, content, ts}`. */
   async chat (connection: Connection, content: string): Promise<void> {
     // A chat line reaches every connection on every node: it needs permission like a publish.
-    await this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
-    await this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now()))
+    const allowed = this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
+    await this.#inArrivalOrder(connection, allowed, () => this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now())))
   }
 
   // Lifecycle, driven by index.ts
 
   async start (): Promise<void> {
-    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId })
+    await this.#broker.start({ onMessage: this.#deliver, log: this.#log, nodeId: this.nodeId, ingest: this.#ingest })
     try {
-      await this.#broker.subscribe(BROADCAST_CHANNEL)
+      await Promise.all([this.#broker.subscribe(BROADCAST_CHANNEL), this.cluster.start()])
     } catch (err) {
       // A broker started degraded keeps the reference and subscribes once it connects.
       if (this.#broker.state !== 'unavailable') {
+        await this.cluster.stop()
         // Registration fails: release what the broker opened, or its connections keep the process alive.
         await this.#broker.close().catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'broker close after a failed start failed'))
         throw err
       }
       this.#log.warn({ err }, 'broadcast channel not subscribed yet: the broker is unavailable')
     }
+    await this.#presence?.start()
     this.#heartbeat.start()
   }
 
@@ -309,59 +466,128 @@ export class Realtime {
     socket.on('pong', this.#onSocketPong)
     socket.on('close', this.#onSocketClose)
     this.#connections.set(connection.id, connection)
+    this.#sessions.hold(connection, request)
     connection.log.debug({ remoteAddress: connection.remoteAddress }, 'connection opened')
+    // Past the handshake checks before a drain began (authenticate still running): it goes too.
+    if (this.#drainer.draining) {
+      connection.close(CloseCode.SERVICE_RESTART, 'service restart')
+      return connection
+    }
+    if (this.#hooks.connect.length === 0) this.#welcome(connection)
+    else this.#hooks.admit(connection, request, this.#welcome, this.#dispatchFrame).catch((err: unknown) => connection.log.error({ err }, 'connect hooks failed'))
+    return connection
+  }
+
+  readonly #welcome = (connection: Connection): void => {
     connection.send({
       type: 'welcome',
       connectionId: connection.id,
       nodeId: this.nodeId,
-      heartbeatInterval: this.#settings.heartbeatInterval
+      heartbeatInterval: this.#settings.heartbeatInterval,
+      // Told up front so a client refuses an oversized frame itself and paces below the limit.
+      maxPayload: this.#settings.maxPayload,
+      ...this.#welcomeRateLimit
     })
-    return connection
+    this.#sessions.start(connection)
+    this.#welcomed.add(connection)
   }
 
-  /** Stops the heartbeat and closes every socket with 1001, terminating those that do not answer in time. */
-  async closeConnections (): Promise<void> {
+  readonly #dispatchFrame = (connection: Connection, data: Buffer, isBinary: boolean): void => {
+    this.#dispatcher.dispatch(connection, data, isBinary)
+  }
+
+  /**
+   * Stops the heartbeat and closes every socket with 1001 (ours and `others`, such as the
+   * clients of other WebSocket routes), terminating those that do not answer in time.
+   */
+  async closeConnections (others: Iterable<WebSocket> = []): Promise<void> {
     this.#heartbeat.stop()
-    const open = [...this.#connections.values()]
-    if (open.length === 0) return
-    const closed = open.map((connection) => new Promise<void>((resolve) => {
-      if (connection.socket.readyState === connection.socket.CLOSED) resolve()
-      else connection.socket.once('close', () => resolve())
-    }))
-    for (const connection of open) connection.close(CloseCode.GOING_AWAY, 'server shutting down')
-    let timer: NodeJS.Timeout | undefined
-    const gracePeriod = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#settings.closeGracePeriod) })
-    await Promise.race([Promise.all(closed), gracePeriod])
-    clearTimeout(timer)
-    for (const connection of open) connection.socket.terminate()
+    this.#sessions.stop()
+    this.#drainer.stop()
+    const sockets = new Set(others)
+    for (const connection of this.#connections.values()) sockets.add(connection.socket)
+    await closeGoingAway(sockets, this.#settings.closeGracePeriod)
   }
 
   async stop (): Promise<void> {
     this.#heartbeat.stop()
+    this.#sessions.stop()
+    this.#drainer.stop()
+    await this.cluster.stop()
+    // Leaves of the connections just closed are written before the broker goes.
+    await this.#presence?.stop()
     this.#fanOut.flush()
     this.#registry.clear()
+    this.#welcomed.clear()
     this.#connections.clear()
     await this.#broker.close()
   }
 
   // Internals
 
+  /** True when `token` grants this connection's user `channel`; throws `invalid_token` otherwise. */
+  #checkSubscriptionToken (connection: Connection, channel: string, token: string): true {
+    const tokens = this.#settings.subscriptionTokens
+    const refusal = tokens === undefined
+      ? 'subscription tokens are not enabled on this server'
+      : tokens.refusal(token, this.#authorization.userIdOf(connection.user), channel, Date.now())
+    if (refusal === undefined) return true
+    connection.log.debug({ channel, reason: refusal }, 'subscription token refused')
+    throw new RealtimeError(ErrorCode.INVALID_TOKEN, refusal)
+  }
+
+  /** Data from outside the plugin (a device through the MQTT bridge) as a frame, or undefined when refused. */
+  readonly #ingest = (channel: string, data: unknown): string | undefined => {
+    if (!isValidChannel(channel)) return undefined
+    try {
+      // The channel's contract holds for data from devices as for the server's own publishes.
+      this.#payloads.check(channel, data)
+      return channelFrame(channel, data, Date.now())
+    } catch (err) {
+      this.#log.debug({ err, channel }, 'data from outside the plugin refused')
+      return undefined
+    }
+  }
+
   readonly #holdIfMidMessage = (connection: Connection, text: string): boolean => this.#fanOut.holdIfMidMessage(connection, text)
 
   #deliver = (channel: string, frame: string): void => {
     if (channel === BROADCAST_CHANNEL) {
-      this.#fanOut.send(frame, this.#connections.values())
+      const recipients = this.#fanOut.send(frame, this.#welcomed)
+      if (this.onDelivered !== undefined) this.onDelivered(recipients)
       return
     }
     const members = this.#registry.members(channel)
-    if (members !== undefined) this.#fanOut.send(frame, members)
+    if (members !== undefined) {
+      const recipients = this.#fanOut.send(frame, members)
+      if (this.onDelivered !== undefined) this.onDelivered(recipients)
+    } else if (isClusterChannel(channel)) {
+      this.cluster.receive(channel, frame)
+    }
+    if (this.#history.live.active) this.#history.live.hold(channel, frame)
   }
 
-  async #join (connection: Connection, channel: string): Promise<void> {
+  async #join (connection: Connection, channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void, info?: unknown): Promise<void> {
     // A connection that closed while this waited its turn must not re-enter the registry.
     if (!this.#connections.has(connection.id)) return
+    const history = this.#history.limitsFor(channel)
+    if (history !== undefined) {
+      // Already a member: operations run in order, so it has every message since it joined.
+      if (connection.channels.has(channel)) await this.#history.answerMember(channel, since, answer)
+      else {
+        await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
+        // After `subscribed` here: a replay must follow the answer, and may not wait for presence.
+        await this.#presence?.join(connection, channel, info)
+      }
+      return
+    }
+    // Without history nothing can be recovered (documented): the client reloads what it needs.
+    const outcome = since === undefined ? {} : { recovered: false }
     // Already a member: operations run in order, so its subscription is live.
-    if (!this.#registry.add(connection, channel)) return
+    if (!this.#registry.add(connection, channel)) {
+      answer?.(outcome)
+      return
+    }
     try {
       await this.#broker.subscribe(channel)
     } catch (err) {
@@ -369,6 +595,29 @@ export class Realtime {
       if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
       throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
     }
+    // Listed before `subscribed` is answered: a presence request after it includes this connection.
+    await this.#presence?.join(connection, channel, info)
+    if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
+    answer?.(outcome)
+  }
+
+  /** A history join takes the broker reference first and enters the registry last. */
+  readonly #joinSteps: JoinSteps = {
+    subscribe: async (channel) => {
+      try {
+        await this.#broker.subscribe(channel)
+      } catch (err) {
+        this.#releaseChannel(channel)
+        throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+      }
+    },
+    release: (channel) => this.#releaseChannel(channel),
+    isOpen: (connection) => this.#connections.has(connection.id),
+    join: (connection, channel) => {
+      this.#registry.add(connection, channel)
+      if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
+    },
+    write: (connection, frame) => { this.#fanOut.send(frame, [connection]) }
   }
 
   /**
@@ -389,6 +638,12 @@ export class Realtime {
     return result
   }
 
+  #inArrivalOrder (connection: Connection, allowed: Promise<void>, deliver: () => Promise<void>): Promise<void> {
+    // Without authorize every check settles in the same number of ticks: order holds by itself.
+    if (this.#settings.authorize === undefined) return allowed.then(deliver)
+    return this.#arrivalOrder.run(connection, allowed, deliver)
+  }
+
   #releaseChannel (channel: string): void {
     this.#broker.unsubscribe(channel).catch((err: unknown) => {
       this.#log.warn({ err, channel }, 'broker unsubscribe failed')
@@ -396,16 +651,22 @@ export class Realtime {
   }
 
   #remove (connection: Connection): void {
+    this.#welcomed.delete(connection)
     if (!this.#connections.delete(connection.id)) return
-    for (const channel of this.#registry.removeAll(connection)) this.#releaseChannel(channel)
+    this.#sessions.end(connection)
+    for (const channel of this.#registry.removeAll(connection)) {
+      this.#presence?.leave(connection, channel)
+      this.#releaseChannel(channel)
+    }
   }
 
   // One listener of each kind for all sockets; `this` is the socket.
   readonly #onSocketMessage = (() => {
     const dispatcher = this.#dispatcher
+    const hooks = this.#hooks
     // Read at call time: field initializers run before the constructor creates these.
-    const admit = (connection: Connection): boolean => {
-      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection)) return false
+    const admit = (connection: Connection, data: Buffer): boolean => {
+      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection, data)) return false
       // A client that sends but does not read would pile up our replies: same cap as fan-out.
       return this.#slowConsumers.admit(connection, 0)
     }
@@ -414,9 +675,10 @@ export class Realtime {
       if (connection === undefined) return
       // Only a frame we process counts as alive: a client over its cap that keeps sending but
       // never reads must still fall to the heartbeat.
-      if (!admit(connection)) return
+      if (!admit(connection, data)) return
       connection.alive = true
-      dispatcher.dispatch(connection, data, isBinary)
+      if (hooks.connect.length !== 0 && hooks.holds(connection)) hooks.hold(connection, data, isBinary)
+      else dispatcher.dispatch(connection, data, isBinary)
     }
   })()
 
@@ -438,19 +700,27 @@ export class Realtime {
   })()
 
   readonly #onSocketClose = (() => {
-    const remove = (connection: Connection): void => this.#remove(connection)
-    return function onSocketClose (this: TrackedSocket, code: number): void {
+    const closed = (connection: Connection, code: number, reason: Buffer): void => {
+      this.#remove(connection)
+      this.#connectionsClosed++
+      const hooks = this.#hooks
+      if (hooks.disconnect.length !== 0) {
+        hooks.notify(hooks.disconnect, connection, { code, reason: reason.toString(), lifetimeMs: Date.now() - connection.connectedAt })
+      }
+    }
+    return function onSocketClose (this: TrackedSocket, code: number, reason: Buffer): void {
       const connection = this[kConnection]
       if (connection === undefined) return
       connection.log.debug({ code }, 'connection closed')
-      remove(connection)
+      closed(connection, code, reason)
     }
   })()
 }
 
-/** A close reason fits in 123 bytes of UTF-8 (RFC 6455); ws throws on a longer one. */
-function closeReason (reason: string): string {
-  let text = String(reason).slice(0, 123)
-  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1)
-  return text
+/** Without presence, no channel takes presence info. */
+function refuseInfo (sent: unknown): undefined {
+  if (sent !== undefined) {
+    throw new RealtimeError(ErrorCode.INVALID_MESSAGE, 'This channel takes no presence info', [{ path: '/info', message: 'not accepted for this channel' }])
+  }
+  return undefined
 }

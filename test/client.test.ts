@@ -248,6 +248,10 @@ t.test('bad options fail at construction with a message naming them', async (t) 
   t.throws(() => new RealtimeClient('ws://127.0.0.1:1/ws', { WebSocket, pingInterval: Number.NaN }), { message: /pingInterval/ })
   t.throws(() => new RealtimeClient('ws://127.0.0.1:1/ws', { WebSocket, random: 4 as never }), { message: /random/ })
   t.throws(() => new RealtimeClient('not a url', { WebSocket }), 'the WebSocket refuses the URL')
+  const later = new RealtimeClient('not a url', { WebSocket, autoConnect: false })
+  t.throws(() => later.connect(), 'connect() throws it too')
+  t.equal(later.state, 'disconnected', 'and leaves the client as it was, nothing running')
+  t.throws(() => new RealtimeClient(42 as never, { WebSocket }), { message: /url must be a string or a function/ })
   if (typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'undefined') {
     t.throws(() => new RealtimeClient('ws://127.0.0.1:1/ws'), { message: /options\.WebSocket/ }, 'Node 20 has no global WebSocket')
   }

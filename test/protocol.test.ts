@@ -9,6 +9,15 @@ t.test('welcome tells the client its connection id, node id and heartbeat interv
   t.equal(client.welcome.nodeId, 'node-a')
   t.equal(client.welcome.heartbeatInterval, 20_000)
   t.ok(app.realtime.connection(client.welcome.connectionId), 'the id names a live connection')
+  t.equal(client.welcome.maxPayload, 64 * 1024, 'the largest frame it accepts')
+  t.same(client.welcome.rateLimit, { messagesPerSecond: 50, burst: 200 }, 'the rate limit a client paces itself by')
+})
+
+t.test('welcome leaves rateLimit out when there is none, and tells a configured maxPayload', async (t) => {
+  const { connect } = await startServer(t, { plugin: { rateLimit: false, maxPayload: 2048 } })
+  const client = await connect()
+  t.equal(client.welcome.maxPayload, 2048)
+  t.notOk('rateLimit' in client.welcome)
 })
 
 t.test('ping echoes the client timestamp and adds the server time', async (t) => {

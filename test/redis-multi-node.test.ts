@@ -84,7 +84,9 @@ t.test('a node without subscribers of a channel receives none of its traffic', a
 
   const channel = keys.keyPrefix + 'busy'
   t.same(await redis.admin.call('PUBSUB', 'NUMSUB', channel), [channel, 2], 'nodes A and B, not C')
-  t.same((await redis.admin.call('PUBSUB', 'CHANNELS', keys.keyPrefix + '*') as string[]).sort(), [keys.keyPrefix + '!broadcast', channel])
+  // Besides the channel: broadcasts, and the cluster commands' control channel and per-node reply channels.
+  const internal = ['!broadcast', '!control', '!reply:node-a', '!reply:node-b', '!reply:node-c'].map((name) => keys.keyPrefix + name)
+  t.same((await redis.admin.call('PUBSUB', 'CHANNELS', keys.keyPrefix + '*') as string[]).sort(), [...internal, channel].sort())
 
   await c!.app.publish('busy', 'from c')
   await onA.next((frame) => isMessage('busy')(frame) && frame.data === 'from c')

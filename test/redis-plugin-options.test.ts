@@ -52,7 +52,7 @@ t.test('a RedisBroker can be passed as broker', async (t) => {
 
 t.test('bad redis options fail at register time', async (t) => {
   for (const [options, message] of [
-    [{ redis: { url: redis.url }, broker: new MemoryBroker() }, /either broker or redis/],
+    [{ redis: { url: redis.url }, broker: new MemoryBroker() }, /give one of broker, redis and mqtt/],
     [{ redis: 'redis://127.0.0.1' }, /redis must be an object/],
     [{ redis: { url: 'http://127.0.0.1' } }, /redis\.url must be a redis:\/\/ or rediss:\/\/ URL/],
     [{ redis: { client: undefined, keyPrefix: 5 } }, /keyPrefix must be a string/],

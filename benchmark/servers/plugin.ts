@@ -21,10 +21,13 @@ if (redisUrl !== undefined) {
 const channels: ChannelRuleOptions[] = env.BENCH_CHANNEL_SCHEMA === '1'
   ? [{ match: '*', schema: Type.Object({ t: Type.Number(), s: Type.Integer({ minimum: 0 }), p: Type.String() }, { additionalProperties: false }) }]
   : []
+// And the same two nodes sharing a mosquitto (BENCH_MQTT_URL).
+const mqttUrl = env.BENCH_MQTT_URL
 await app.register(realtime, {
   path: '/ws',
   channels,
   ...(broker === undefined ? {} : { broker }),
+  ...(mqttUrl === undefined ? {} : { mqtt: { url: mqttUrl } }),
   ...(env.BENCH_MAX_CONNECTIONS === undefined ? {} : { maxConnections: Number(env.BENCH_MAX_CONNECTIONS) })
 })
 await app.listen({ port: Number(env.BENCH_PORT ?? 0), host: '127.0.0.1' })

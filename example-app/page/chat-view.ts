@@ -65,11 +65,33 @@ export class ChatView {
   readonly #statsNode = byId('stats-node')
   readonly #text = byId<HTMLInputElement>('text')
   readonly #send = byId<HTMLButtonElement>('send')
+  readonly #reconnectNow = byId<HTMLButtonElement>('reconnect-now')
+  readonly #startAgain = byId<HTMLButtonElement>('start-again')
+  #onStartAgain: (() => void) | undefined
   #countdown: ReturnType<typeof setInterval> | undefined
+
+  /** The "reconnect now" button shown while waiting for the next attempt. */
+  onReconnectNow (action: () => void): void {
+    this.#reconnectNow.addEventListener('click', action)
+  }
+
+  /** Shows "start again" after a final close; hidden again once used. */
+  offerStartAgain (action: () => void): void {
+    this.#onStartAgain = action
+    this.#startAgain.hidden = false
+  }
+
+  constructor () {
+    this.#startAgain.addEventListener('click', () => {
+      this.#startAgain.hidden = true
+      this.#onStartAgain?.()
+    })
+  }
 
   setState (state: ConnectionState, reconnectAt?: number): void {
     clearInterval(this.#countdown)
     this.#status.dataset.state = state
+    this.#reconnectNow.hidden = state !== 'reconnecting'
     if (state === 'reconnecting' && reconnectAt !== undefined) {
       const tick = (): void => {
         const seconds = Math.max(0, Math.ceil((reconnectAt - Date.now()) / 1000))
@@ -79,7 +101,7 @@ export class ChatView {
       this.#countdown = setInterval(tick, 250)
       return
     }
-    this.#statusText.textContent = { connecting: 'connecting…', open: 'connected', reconnecting: 'reconnecting…', closed: 'disconnected' }[state]
+    this.#statusText.textContent = { connecting: 'connecting…', open: 'connected', reconnecting: 'reconnecting…', disconnected: 'disconnected', closed: 'disconnected' }[state]
   }
 
   setLatency (ms: number | undefined): void {

@@ -41,8 +41,91 @@ let outageSince: number | undefined
 
 const wsUrl = new URL('/ws', location.href)
 wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
+type ChatClient = RealtimeClient<typeof contract>
 // Typed by the contract (a type-only import): subscribe handlers get `{ text, from?, cid? }`, publish checks its data.
-const client = new RealtimeClient<typeof contract>(wsUrl.href, { pingInterval: PING_EVERY_MS })
+
+// Refused joins are told by join() through `ready`; the error event reports them too.
+const JOIN_REFUSALS: ReadonlySet<string> = new Set([ErrorCode.FORBIDDEN, ErrorCode.INVALID_CHANNEL, ErrorCode.TOO_MANY_SUBSCRIPTIONS, ErrorCode.REQUEST_TIMEOUT])
+let brokerAwayShown = false
+
+/** A client with the page's listeners; the channels are joined by join(). */
+function startClient (): ChatClient {
+  const created: ChatClient = new RealtimeClient<typeof contract>(wsUrl.href, { pingInterval: PING_EVERY_MS })
+  created.on('welcome', (welcome) => {
+    view.setNode(welcome.nodeId)
+    if (outageSince === undefined) {
+      system(`connected to node ${shortNodeName(welcome.nodeId)}`)
+    } else {
+      system(`reconnected after ${Math.max(1, Math.round((Date.now() - outageSince) / 1000))} s, to node ${shortNodeName(welcome.nodeId)}`)
+      outageSince = undefined
+    }
+    created.ping().catch(() => {})
+    refreshStats()
+  })
+  created.on('state', (state) => {
+    // 'reconnecting' is shown with its countdown by the listener below.
+    if (state !== 'reconnecting') view.setState(state)
+  })
+  created.on('reconnecting', ({ delay }) => view.setState('reconnecting', Date.now() + delay))
+  created.on('latency', (ms) => view.setLatency(ms))
+  created.on('subscribed', ({ channel }) => {
+    brokerAwayShown = false
+    if (!joined.has(channel)) return
+    confirmed.add(channel)
+    renderChannels()
+  })
+  created.on('error', (err) => {
+    const code = err instanceof RealtimeError ? err.code : undefined
+    if (code !== undefined && JOIN_REFUSALS.has(code)) return
+    if (code === ErrorCode.BROKER_UNAVAILABLE) {
+      // The client asks again until the server's broker is back, and is refused each time: say it once.
+      if (!brokerAwayShown) system('the server cannot reach its message broker; channels join once it is back')
+      brokerAwayShown = true
+      return
+    }
+    system(`error: ${err.message}`)
+  })
+  created.on('close', ({ code, reason, willReconnect }) => {
+    view.setNode(undefined)
+    view.setLatency(undefined)
+    view.setStats({})
+    confirmed.clear()
+    renderChannels()
+    const why = `${code}${reason === '' ? '' : ` ${reason}`}`
+    if (!willReconnect) {
+      // Final (1008: the session ended, sustained abuse): the client does not retry. The page can start over.
+      system(`disconnected for good (${why}): the server will not take this connection back`)
+      view.offerStartAgain(startAgain)
+      return
+    }
+    // One line per outage, however many attempts it takes.
+    if (outageSince !== undefined) return
+    outageSince = Date.now()
+    system(`disconnected (${why}), reconnecting…`)
+  })
+  created.on('broadcast', (frame) => {
+    const { text, from } = (frame.data ?? {}) as ChatData
+    show({ channel: null, kind: 'broadcast', from: typeof from === 'string' ? from : 'server', text: typeof text === 'string' ? text : JSON.stringify(frame.data), ts: frame.ts })
+  })
+  return created
+}
+
+/** After a final close: a new client, the same channels, no reload. */
+function startAgain (): void {
+  outageSince = undefined
+  client = startClient()
+  const wanted = [...joined.keys()]
+  joined.clear()
+  confirmed.clear()
+  const shown = active
+  for (const channel of wanted) join(channel)
+  viewChannel(shown)
+  system('starting again')
+}
+
+// Replaced by a fresh one after a final close (1008) when the user starts again: see startAgain().
+let client: ChatClient = startClient()
+view.onReconnectNow(() => client.reconnect())
 
 function show (message: ShownMessage): void {
   messages.push(message)
@@ -74,13 +157,49 @@ function viewChannel (channel: string): void {
   renderMessages()
 }
 
+/** Where each history channel was last seen: a rejoin (start again) resumes there. */
+const positions = new Map<string, { offset: number, epoch: string }>()
+
 function join (channel: string): void {
   if (joined.has(channel)) return
   channels.add(channel)
   refused.delete(channel)
-  // The client re-subscribes by itself after a reconnect, on whichever node it lands.
-  // Typed by the contract: the server validated `data` against ChatLine before fanning it out.
-  const subscription = client.subscribe(channel, (data, frame) => receive(channel, data, frame.ts))
+  // Held while the room's history loads; leave() during the load drops it.
+  const loading = (): void => {}
+  joined.set(channel, loading)
+  viewChannel(channel)
+  const known = positions.get(channel)
+  const position = known !== undefined ? Promise.resolve(known) : loadHistory(channel)
+  position.then((since) => {
+    if (joined.get(channel) === loading) subscribeTo(channel, since)
+  }, () => {})
+}
+
+/** Shows the room's recent lines (a page that reloads keeps its conversation) and returns where they end. */
+async function loadHistory (channel: string): Promise<{ offset: number, epoch: string } | undefined> {
+  try {
+    const response = await fetch(`/api/channels/${encodeURIComponent(channel)}/history`)
+    // 404: a channel without history (the MQTT engine keeps none); joined without it.
+    if (!response.ok) return undefined
+    const page = await response.json() as { offset: number, epoch: string, messages: Array<{ data: ChatData | null, ts: number }> }
+    for (const { data, ts } of page.messages) receive(channel, data, ts)
+    return { offset: page.offset, epoch: page.epoch }
+  } catch {
+    return undefined
+  }
+}
+
+function subscribeTo (channel: string, since: { offset: number, epoch: string } | undefined): void {
+  // The client re-subscribes by itself after a reconnect, on whichever node it lands, and
+  // recovers what was missed meanwhile. Typed by the contract: the server validated `data`
+  // against ChatLine before fanning it out.
+  const subscription = client.subscribe(channel, (data, frame) => {
+    if (frame.offset !== undefined && frame.epoch !== undefined) positions.set(channel, { offset: frame.offset, epoch: frame.epoch })
+    receive(channel, data, frame.ts)
+  }, {
+    ...(since !== undefined && { since }),
+    onUnrecovered: () => system(`some messages in #${channel} were lost while disconnected (the server no longer had them)`)
+  })
   joined.set(channel, subscription)
   subscription.ready.then(() => {
     if (joined.get(channel) === subscription) system(`joined #${channel}`)
@@ -93,7 +212,6 @@ function join (channel: string): void {
     system(`could not join #${channel}: ${err.message}`)
     renderChannels()
   })
-  viewChannel(channel)
 }
 
 function leave (channel: string): void {
@@ -144,64 +262,6 @@ function sendLine (line: ShownMessage): void {
     renderMessages()
   })
 }
-
-client.on('welcome', (welcome) => {
-  view.setNode(welcome.nodeId)
-  if (outageSince === undefined) {
-    system(`connected to node ${shortNodeName(welcome.nodeId)}`)
-  } else {
-    system(`reconnected after ${Math.max(1, Math.round((Date.now() - outageSince) / 1000))} s, to node ${shortNodeName(welcome.nodeId)}`)
-    outageSince = undefined
-  }
-  client.ping().catch(() => {})
-  refreshStats()
-})
-client.on('state', (state) => {
-  // 'reconnecting' is shown with its countdown by the listener below.
-  if (state !== 'reconnecting') view.setState(state)
-})
-client.on('reconnecting', ({ delay }) => view.setState('reconnecting', Date.now() + delay))
-client.on('latency', (ms) => view.setLatency(ms))
-client.on('subscribed', ({ channel }) => {
-  brokerAwayShown = false
-  if (!joined.has(channel)) return
-  confirmed.add(channel)
-  renderChannels()
-})
-// Refused joins are told by join() through `ready`; the error event reports them too.
-const JOIN_REFUSALS: ReadonlySet<string> = new Set([ErrorCode.FORBIDDEN, ErrorCode.INVALID_CHANNEL, ErrorCode.TOO_MANY_SUBSCRIPTIONS, ErrorCode.REQUEST_TIMEOUT])
-let brokerAwayShown = false
-client.on('error', (err) => {
-  const code = err instanceof RealtimeError ? err.code : undefined
-  if (code !== undefined && JOIN_REFUSALS.has(code)) return
-  if (code === ErrorCode.BROKER_UNAVAILABLE) {
-    // The client asks again until the server's broker is back, and is refused each time: say it once.
-    if (!brokerAwayShown) system('the server cannot reach its message broker; channels join once it is back')
-    brokerAwayShown = true
-    return
-  }
-  system(`error: ${err.message}`)
-})
-client.on('close', ({ code, reason, willReconnect }) => {
-  view.setNode(undefined)
-  view.setLatency(undefined)
-  view.setStats({})
-  confirmed.clear()
-  renderChannels()
-  const why = `${code}${reason === '' ? '' : ` ${reason}`}`
-  if (!willReconnect) {
-    system(`disconnected (${why}); the server will not take this page back: reload to start again`)
-    return
-  }
-  // One line per outage, however many attempts it takes.
-  if (outageSince !== undefined) return
-  outageSince = Date.now()
-  system(`disconnected (${why}), reconnecting…`)
-})
-client.on('broadcast', (frame) => {
-  const { text, from } = (frame.data ?? {}) as ChatData
-  show({ channel: null, kind: 'broadcast', from: typeof from === 'string' ? from : 'server', text: typeof text === 'string' ? text : JSON.stringify(frame.data), ts: frame.ts })
-})
 
 document.getElementById('composer')!.addEventListener('submit', (event) => {
   event.preventDefault()

@@ -6,7 +6,7 @@
 // `broker_unavailable` at once; a request the primary does not answer in `requestTimeout`
 // fails the same way instead of hanging.
 import { ErrorCode, RealtimeError } from '../errors.js'
-import type { Broker, BrokerContext, BrokerState } from './broker.js'
+import type { Broker, BrokerContext, BrokerPresence, BrokerState, PresenceMember, PresenceStats } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
 import { RELAY_TAG, isRelayMessage, linkOfProcess, type IpcLink, type PrimaryMessage, type WorkerMessage } from './cluster/relay-messages.js'
 
@@ -18,7 +18,7 @@ export interface ClusterBrokerOptions {
 }
 
 interface Waiting {
-  resolve: () => void
+  resolve: (result: unknown) => void
   reject: (err: Error) => void
   timer: ReturnType<typeof setTimeout>
 }
@@ -74,6 +74,15 @@ export class ClusterBroker implements Broker {
     await this.#request({ op: 'publish', channel, frame })
   }
 
+  /** Presence held by the primary for every worker; a worker's members go when it exits. */
+  readonly presence: BrokerPresence = {
+    add: async (channel, members, ttl) => await this.#request({ op: 'presence', call: { method: 'add', channel, members: [...members], ttl } }) as PresenceMember[],
+    remove: async (channel, members) => { await this.#request({ op: 'presence', call: { method: 'remove', channel, members: [...members] } }) },
+    members: async (channel) => await this.#request({ op: 'presence', call: { method: 'members', channel } }) as PresenceMember[],
+    stats: async (channel) => await this.#request({ op: 'presence', call: { method: 'stats', channel } }) as PresenceStats,
+    removeNode: async (nodeId) => { await this.#request({ op: 'presence', call: { method: 'removeNode', nodeId } }) }
+  }
+
   async subscribe (channel: string): Promise<void> {
     // The reference is taken even if the request fails (see Broker.subscribe).
     if (!this.#interest.add(channel)) return
@@ -96,13 +105,13 @@ export class ClusterBroker implements Broker {
     this.#onMessage = undefined
   }
 
-  #request (request: Request): Promise<void> {
+  #request (request: Request): Promise<unknown> {
     const link = this.#link
     if (link === undefined || (this.#state !== 'ready' && !(this.#state === 'starting' && request.op === 'hello'))) {
       return Promise.reject(new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Broker is ${this.#state}`))
     }
     const id = ++this.#sequence
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id)
         reject(new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `The cluster primary did not answer within ${this.#requestTimeout} ms`))
@@ -121,7 +130,7 @@ export class ClusterBroker implements Broker {
     if (waiting === undefined) return
     this.#waiting.delete(message.id)
     clearTimeout(waiting.timer)
-    waiting.resolve()
+    waiting.resolve(message.result)
   }
 
   #becomeUnavailable (): void {

@@ -11,12 +11,15 @@
 //   for (let i = 0; i < workers; i++) cluster.fork()
 //   // worker: app.register(realtime, { broker: new ClusterBroker() })
 import type { Cluster, Worker } from 'node:cluster'
-import { RELAY_TAG, isRelayMessage, linkOfProcess, type IpcLink, type WorkerMessage } from './cluster/relay-messages.js'
+import { RELAY_TAG, isRelayMessage, linkOfProcess, type IpcLink, type PresenceCall, type WorkerMessage } from './cluster/relay-messages.js'
+import { MemoryPresence } from './memory-presence.js'
 
 interface Member {
   readonly link: IpcLink
   readonly channels: Set<string>
   readonly detach: () => void
+  /** From the worker's hello: its presence members go with it. */
+  nodeId?: string
 }
 
 export class ClusterRelay {
@@ -26,6 +29,8 @@ export class ClusterRelay {
   readonly #subscribers = new Map<string, Set<Member>>()
   /** Stops listening for new workers of the clusters given to `attachCluster`. */
   readonly #unlisten: Array<() => void> = []
+  /** Presence members of every worker, held here so that each worker sees them all. */
+  readonly #presence = new MemoryPresence()
 
   /** Number of attached workers. */
   get workers (): number {
@@ -65,8 +70,16 @@ export class ClusterRelay {
   #handle (member: Member, message: WorkerMessage): void {
     switch (message.op) {
       case 'hello':
+        member.nodeId = message.nodeId
         member.link.send({ rt: RELAY_TAG, op: 'ack', id: message.id })
         break
+      case 'presence': {
+        const { id } = message
+        runPresenceCall(this.#presence, message.call).then((result) => {
+          member.link.send(result === undefined ? { rt: RELAY_TAG, op: 'ack', id } : { rt: RELAY_TAG, op: 'ack', id, result })
+        }, () => {})
+        break
+      }
       case 'subscribe': {
         member.channels.add(message.channel)
         let members = this.#subscribers.get(message.channel)
@@ -103,6 +116,18 @@ export class ClusterRelay {
     member.detach()
     for (const channel of member.channels) this.#leave(member, channel)
     member.channels.clear()
+    // A worker that exited (crashed or not) is not listed a moment longer.
+    if (member.nodeId !== undefined) this.#presence.removeNode(member.nodeId).catch(() => {})
+  }
+}
+
+function runPresenceCall (presence: MemoryPresence, call: PresenceCall): Promise<unknown> {
+  switch (call.method) {
+    case 'add': return presence.add(call.channel, call.members, call.ttl)
+    case 'remove': return presence.remove(call.channel, call.members)
+    case 'members': return presence.members(call.channel)
+    case 'stats': return presence.stats(call.channel)
+    case 'removeNode': return presence.removeNode(call.nodeId)
   }
 }
 

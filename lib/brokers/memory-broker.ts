@@ -3,11 +3,20 @@
 import { RealtimeError, ErrorCode } from '../errors.js'
 import type { Broker, BrokerContext, BrokerState, BrokerListener } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
+import { MemoryHistory } from './memory-history.js'
+import { MemoryPresence } from './memory-presence.js'
 
 export class MemoryBroker implements Broker {
   #state: BrokerState = 'starting'
   #onMessage: BrokerListener | undefined
   readonly #interest = new ChannelInterest()
+  /** Channel history: a ring per channel, in this process (a restart starts new epochs). */
+  readonly history = new MemoryHistory({
+    assertReady: () => this.#assertReady(),
+    deliver: (channel, frame) => { if (this.#interest.has(channel)) this.#onMessage!(channel, frame) }
+  })
+
+  readonly presence = new MemoryPresence()
 
   get state (): BrokerState {
     return this.#state
@@ -19,10 +28,8 @@ export class MemoryBroker implements Broker {
   }
 
   async publish (channel: string, frame: string): Promise<void> {
-    if (this.#state !== 'ready' || this.#onMessage === undefined) {
-      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Broker is ${this.#state}`)
-    }
-    if (this.#interest.has(channel)) this.#onMessage(channel, frame)
+    this.#assertReady()
+    if (this.#interest.has(channel)) this.#onMessage!(channel, frame)
   }
 
   async subscribe (channel: string): Promise<void> {
@@ -36,6 +43,14 @@ export class MemoryBroker implements Broker {
   async close (): Promise<void> {
     this.#state = 'closed'
     this.#interest.clear()
+    this.presence.clear()
     this.#onMessage = undefined
+    this.history.close()
+  }
+
+  #assertReady (): void {
+    if (this.#state !== 'ready' || this.#onMessage === undefined) {
+      throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE, `Broker is ${this.#state}`)
+    }
   }
 }

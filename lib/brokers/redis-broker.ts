@@ -8,7 +8,9 @@ import { ErrorCode, RealtimeError } from '../errors.js'
 import type { Broker, BrokerContext, BrokerListener, BrokerState } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
 import { envelopeHeader, parseEnvelope } from './envelope.js'
+import { RedisHistory } from './redis-history.js'
 import { LinkWatch, dropLink, isCommandTimeout, withDeadline } from './redis-link-watch.js'
+import { RedisPresence } from './redis-presence.js'
 
 export interface RedisBrokerOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With `sharded`, one node of the cluster. */
@@ -79,6 +81,43 @@ export class RedisBroker implements Broker {
   /** ioredis rejects `connect()` with "Connection is closed."; the cause is in the error event. */
   #lastError: Error | undefined
   #onMessage: BrokerListener | undefined
+  /** Channel history in Redis Streams, published through the same connection (see redis-history.ts). */
+  readonly history = new RedisHistory({
+    connection: () => {
+      if (this.#state !== 'ready' || this.#publisher === undefined) throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+      return this.#publisher
+    },
+    pubSubName: (channel) => this.#keyPrefix + channel,
+    envelopeHeader: () => this.#header,
+    sharded: () => this.#sharded,
+    caughtUp: async () => {
+      const subscriber = this.#subscriber
+      // A cluster's shard subscribers are ioredis' own: no barrier there; clients drop by offset
+      // the rare frame that then arrives both replayed and live (docs/history.md).
+      if (subscriber === undefined || isCluster(subscriber)) return
+      try {
+        await withDeadline(subscriber.ping(), this.#commandTimeout)
+      } catch (err) {
+        this.#log?.debug({ err }, 'Redis PING on the subscriber connection failed')
+        if (isCommandTimeout(err)) this.#onStalled(subscriber, 'PING')
+        throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
+      }
+    },
+    bounded: async (command, name) => {
+      const publisher = this.#publisher!
+      try {
+        return await withDeadline(command, this.#commandTimeout)
+      } catch (err) {
+        // As for PUBLISH: only our own links are dropped.
+        if (isCommandTimeout(err) && this.#ownsPublisher) this.#onStalled(publisher, name)
+        throw err
+      }
+    },
+    log: () => this.#log
+  })
+
+  /** Presence members in Redis hashes, written through the publishing connection. */
+  readonly presence: RedisPresence
 
   constructor (options: RedisBrokerOptions = {}) {
     checkOptions(options)
@@ -92,6 +131,10 @@ export class RedisBroker implements Broker {
       { interval: options.pingInterval ?? DEFAULT_PING_INTERVAL, timeout: this.#commandTimeout },
       (connection, err) => { if (isCommandTimeout(err)) this.#onStalled(connection, 'PING') }
     )
+    this.presence = new RedisPresence({
+      connection: () => this.#state === 'ready' ? this.#publisher : undefined,
+      keyPrefix: this.#keyPrefix
+    })
   }
 
   get state (): BrokerState {

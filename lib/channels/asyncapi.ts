@@ -33,7 +33,7 @@ export interface AsyncApiSource {
 type JsonSchema = Record<string, unknown>
 
 /** Codes raised by the client itself, never sent in an `error` frame. */
-const CLIENT_ONLY_CODES: ReadonlySet<string> = new Set([ErrorCode.REQUEST_TIMEOUT, ErrorCode.QUEUE_FULL, ErrorCode.DISCONNECTED])
+const CLIENT_ONLY_CODES: ReadonlySet<string> = new Set([ErrorCode.REQUEST_TIMEOUT, ErrorCode.QUEUE_FULL, ErrorCode.DISCONNECTED, ErrorCode.LOGGED_OUT])
 
 const SOCKET = 'socket'
 
@@ -75,7 +75,10 @@ export function asyncApiDocument (source: AsyncApiSource): AsyncApiDocument {
     subscribe: message('subscribe', json(protocol.SubscribeMessage), 'Subscribe to a channel; answered with subscribed or error'),
     unsubscribe: message('unsubscribe', json(protocol.UnsubscribeMessage), 'Leave a channel; answered with unsubscribed'),
     publish: message('publish', json(protocol.PublishMessage), 'Publish on a channel (data checked against the channel rule\'s schema); ack when an id is given'),
-    chat: message('chat', json(protocol.ChatMessage), 'A chat line to every connection; ack when an id is given')
+    chat: message('chat', json(protocol.ChatMessage), 'A chat line to every connection; ack when an id is given'),
+    presence: message('presence', json(protocol.PresenceRequest), 'Who is in a channel with presence; answered with presence'),
+    presenceStats: message('presence_stats', json(protocol.PresenceStatsRequest), 'How many are in a channel with presence; answered with presence_stats'),
+    refresh: message('refresh', json(protocol.RefreshMessage), 'A new token for the session (docs/sessions.md); ack with the new expiresIn, or invalid_token')
   }
   const serverFrames: Record<string, JsonSchema> = {
     welcome: message('welcome', json(protocol.WelcomeMessage), 'First frame of every connection'),
@@ -86,7 +89,11 @@ export function asyncApiDocument (source: AsyncApiSource): AsyncApiDocument {
     broadcast: message('broadcast', json(protocol.BroadcastMessage), 'A message to every connection'),
     chatBroadcast: message('chat', json(protocol.ChatBroadcastMessage), 'A chat line from a connection'),
     ack: message('ack', json(protocol.AckMessage), 'Answer to a request with an id'),
-    error: message('error', frameWith(protocol.ErrorMessage, { code: errorCodeSchema() }), 'A refused or invalid request; the connection stays open')
+    error: message('error', frameWith(protocol.ErrorMessage, { code: errorCodeSchema() }), 'A refused or invalid request; the connection stays open'),
+    presenceMembers: message('presence', json(protocol.PresenceMessage), 'Every member of a channel with presence, on every node, grouped per user'),
+    presenceCounts: message('presence_stats', json(protocol.PresenceStatsMessage), 'Users and connections of a channel with presence'),
+    presenceDiff: message('presence_diff', json(protocol.PresenceDiffMessage), 'Joins and leaves of a subscribed channel with presence events, coalesced per node and window'),
+    refreshNeeded: message('refresh_needed', json(protocol.RefreshNeededMessage), 'The session expires in expiresIn ms: send refresh, or be closed with 4001')
   }
 
   const channels: Record<string, JsonSchema> = {}

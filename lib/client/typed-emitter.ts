@@ -3,8 +3,11 @@
 
 type Listener<Payload> = (payload: Payload) => void
 
+/** A once() wrapper remembers what it wraps, so off() with the original finds it. */
+type Wrapped = Listener<any> & { original?: Listener<any> }
+
 export class TypedEmitter<Events extends object> {
-  readonly #listeners = new Map<keyof Events, Set<Listener<any>>>()
+  readonly #listeners = new Map<keyof Events, Set<Wrapped>>()
 
   /** Adds a listener; returns a function that removes it. */
   on<Name extends keyof Events> (event: Name, listener: Listener<Events[Name]>): () => void {
@@ -14,20 +17,30 @@ export class TypedEmitter<Events extends object> {
       this.#listeners.set(event, set)
     }
     set.add(listener)
-    return () => { this.off(event, listener) }
+    return () => { this.#listeners.get(event)?.delete(listener) }
   }
 
-  /** Adds a listener that runs for the next event only. */
+  /** Adds a listener that runs for the next event only; `off(event, listener)` removes it too. */
   once<Name extends keyof Events> (event: Name, listener: Listener<Events[Name]>): () => void {
-    const off = this.on(event, (payload) => {
-      off()
+    const wrapper: Wrapped = (payload: Events[Name]) => {
+      remove()
       listener(payload)
-    })
-    return off
+    }
+    wrapper.original = listener
+    const remove = this.on(event, wrapper)
+    return remove
   }
 
   off<Name extends keyof Events> (event: Name, listener: Listener<Events[Name]>): void {
-    this.#listeners.get(event)?.delete(listener)
+    const set = this.#listeners.get(event)
+    if (set === undefined) return
+    if (set.delete(listener)) return
+    for (const registered of set) {
+      if (registered.original === listener) {
+        set.delete(registered)
+        return
+      }
+    }
   }
 
   protected emit<Name extends keyof Events> (event: Name, payload: Events[Name]): void {

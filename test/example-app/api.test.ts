@@ -122,3 +122,20 @@ t.test('GET / serves the chat page', async (t) => {
   t.match(response.body, /<ol id="messages"/)
   t.match(response.body, /src="\/build\/chat\.js"/)
 })
+
+t.test('GET /api/channels/:channel/history gives a room\'s latest lines, oldest first, with the position to resume from', async (t) => {
+  const { app } = await startExample(t)
+  for (let i = 1; i <= 5; i++) await app.inject({ method: 'POST', url: '/api/channels/room/messages', payload: { text: `line ${i}` } })
+  const response = await app.inject({ method: 'GET', url: '/api/channels/room/history?limit=3' })
+  t.equal(response.statusCode, 200)
+  const page = response.json() as { offset: number, epoch: string, messages: Array<{ data: { text: string }, offset: number }> }
+  t.same(page.messages.map((message) => message.data.text), ['line 3', 'line 4', 'line 5'])
+  t.same(page.messages.map((message) => message.offset), [3, 4, 5])
+  t.equal(page.offset, 5)
+  t.type(page.epoch, 'string')
+
+  const none = await app.inject({ method: 'GET', url: '/api/channels/announcements/history' })
+  t.equal(none.statusCode, 404, 'a channel whose rule keeps no history')
+  t.equal(none.json().code, ErrorCode.NO_HISTORY)
+  t.equal((await app.inject({ method: 'GET', url: '/api/channels/room/history?limit=500' })).statusCode, 400, 'limit is bounded')
+})

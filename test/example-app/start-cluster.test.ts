@@ -31,11 +31,11 @@ function portIsFree (port: number): Promise<boolean> {
  * Runs a script with tsx (as the npm scripts do), stopped at teardown if still running:
  * start:cluster with SIGTERM, so that it takes down the children it started.
  */
-function runScript (t: Test, name: string, file: string, env: Record<string, string>, stopSignal: NodeJS.Signals): ManagedProcess {
+function runScript (t: Test, name: string, file: string, env: Record<string, string>, stopSignal: NodeJS.Signals, args: readonly string[] = []): ManagedProcess {
   // tsx transpiles lib/ differently from tap's loader: its line maps would corrupt the
   // coverage report, so these children (and their children) record none.
   const childEnv = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
-  const proc = startProcess(name, process.execPath, ['--import', 'tsx', file], { env: childEnv })
+  const proc = startProcess(name, process.execPath, ['--import', 'tsx', file, ...args], { env: childEnv })
   t.teardown(() => proc.stop(stopSignal))
   return proc
 }
@@ -129,6 +129,26 @@ t.test('a start that finds its port taken says which port and by what', async (t
   t.equal((await cluster.exited).code, 1, 'the script stops with an error')
   t.match(output, `port ${address.port} is taken by pid ${process.pid}`)
   t.match(output, 'CLUSTER_PORT', 'and says how to move it')
+})
+
+t.test('start:cluster -- --engine mqtt runs the nodes on mosquitto: a message crosses from one node to the other', async (t) => {
+  const [clusterPort, node1, node2, mqttPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+  const cluster = runScript(t, 'start:cluster', script, {
+    CLUSTER_PORT: String(clusterPort), NODE_PORTS: `${node1},${node2}`, REDIS_PORT: String(mqttPort), BUILD_PAGE: '0', LOG_LEVEL: 'warn'
+  }, 'SIGTERM', ['--engine', 'mqtt'])
+  await waitForOutput(cluster, 'cluster ready')
+  t.match((await portOwner(mqttPort))?.command, /mosquitto/, 'mosquitto serves the engine port')
+  const onNode2 = await TestClient.connect(`ws://127.0.0.1:${node2}/ws`)
+  t.teardown(() => onNode2.close())
+  await onNode2.subscribe('orders')
+  const response = await fetch(`http://127.0.0.1:${node1}/api/channels/orders/messages`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'through mqtt' })
+  })
+  t.equal(response.status, 200)
+  t.same((await onNode2.nextOfType('message')).data, { text: 'through mqtt', from: 'server' })
+  cluster.child.kill('SIGINT')
+  t.equal((await cluster.exited).code, 0)
+  t.ok(await portIsFree(mqttPort), 'mosquitto stopped with the cluster')
 })
 
 t.test('npm start builds the page, runs one node with the embedded broker and stops on SIGTERM with 1001', async (t) => {

@@ -84,7 +84,9 @@ const VALID_FRAMES: ReadonlyArray<Record<string, unknown>> = [
   { type: 'subscribe', channel: 'fz.a', id: 'i' },
   { type: 'unsubscribe', channel: 'fz.a', id: 'i' },
   { type: 'publish', channel: 'fz.a', data: { x: 1 }, id: 'i' },
-  { type: 'chat', content: 'hello', id: 'i' }
+  { type: 'chat', content: 'hello', id: 'i' },
+  { type: 'refresh', token: 'header.payload.signature', id: 'i' },
+  { type: 'subscribe', channel: 'private:fz', token: 'payload.signature', id: 'i' }
 ]
 
 /** Valid frames with an id (or a ping): each is answered by exactly one frame too. */

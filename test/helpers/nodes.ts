@@ -9,11 +9,16 @@ export interface Node extends StartedServer {
 }
 
 export async function startNodes (t: Test, count: number, redis: NonNullable<RealtimePluginOptions['redis']>): Promise<Node[]> {
+  return await startNodesWith(t, count, { redis })
+}
+
+/** The same nodes over any broker option (`{ mqtt }`, `{ redis }`...); each node gets its own broker. */
+export async function startNodesWith (t: Test, count: number, plugin: RealtimePluginOptions | (() => RealtimePluginOptions)): Promise<Node[]> {
   const nodes: Node[] = []
   for (let i = 0; i < count; i++) {
     const nodeId = `node-${String.fromCharCode(97 + i)}`
     const server = await startServer(t, {
-      plugin: { nodeId, redis },
+      plugin: { nodeId, ...(typeof plugin === 'function' ? plugin() : plugin) },
       setup: (app) => {
         app.post<{ Params: { channel: string } }>('/publish/:channel', async (request) => {
           await app.publish(request.params.channel, request.body)

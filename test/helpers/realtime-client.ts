@@ -2,10 +2,10 @@
 // client tests wait for what happens instead of sleeping.
 import type { Test } from 'tap'
 import WebSocket from 'ws'
-import { RealtimeClient, type RealtimeClientEvents, type RealtimeClientOptions } from '../../lib/client/index.js'
+import { RealtimeClient, type RealtimeClientEvents, type RealtimeClientOptions, type UrlSource } from '../../lib/client/index.js'
 
 /** A client on `url` that is closed at teardown. */
-export function openClient (t: Test, url: string, options: RealtimeClientOptions = {}): RealtimeClient {
+export function openClient (t: Test, url: UrlSource, options: RealtimeClientOptions = {}): RealtimeClient {
   const client = new RealtimeClient(url, { WebSocket, ...options })
   t.teardown(() => client.close())
   return client

@@ -2,7 +2,17 @@
 // over the worker's IPC channel. Every one carries `rt: RELAY_TAG`, so an application's own
 // IPC messages on the same channel pass by untouched.
 
+import type { PresenceMember } from '../broker.js'
+
 export const RELAY_TAG = 'fastify-realtime'
+
+/** A presence call a worker asks the primary to run on the members it holds for every worker. */
+export type PresenceCall =
+  | { method: 'add', channel: string, members: PresenceMember[], ttl: number }
+  | { method: 'remove', channel: string, members: PresenceMember[] }
+  | { method: 'members', channel: string }
+  | { method: 'stats', channel: string }
+  | { method: 'removeNode', nodeId: string }
 
 /** Worker to primary. `id` correlates the primary's `ack`. */
 export type WorkerMessage =
@@ -10,10 +20,11 @@ export type WorkerMessage =
   | { rt: typeof RELAY_TAG, op: 'subscribe', id: number, channel: string }
   | { rt: typeof RELAY_TAG, op: 'unsubscribe', channel: string }
   | { rt: typeof RELAY_TAG, op: 'publish', id: number, channel: string, frame: string }
+  | { rt: typeof RELAY_TAG, op: 'presence', id: number, call: PresenceCall }
 
-/** Primary to worker. */
+/** Primary to worker. `result`: what a presence call returned. */
 export type PrimaryMessage =
-  | { rt: typeof RELAY_TAG, op: 'ack', id: number }
+  | { rt: typeof RELAY_TAG, op: 'ack', id: number, result?: unknown }
   | { rt: typeof RELAY_TAG, op: 'message', channel: string, frame: string }
 
 export function isRelayMessage (message: unknown): message is { rt: typeof RELAY_TAG, op: string } {

@@ -3,7 +3,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', 'coverage/**', '.tap/**', 'example-app/public/build/**', 'benchmark/uws/**', 'benchmark/results/**', 'test/artifacts/**']
+    ignores: ['dist/**', 'coverage/**', '.tap/**', 'example-app/public/build/**', 'benchmark/uws/**', 'benchmark/results/**', 'test/artifacts/**', 'test/docs/.snippets/**']
   }),
   {
     rules: {

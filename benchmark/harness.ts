@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { now } from './clock.js'
 import { Histogram } from './histogram.js'
-import type { ConnectCommand, Dialect, GeneratorCommand, GeneratorStats } from './load-generator.js'
+import type { ChannelPlan, ConnectCommand, Dialect, GeneratorCommand, GeneratorProbe, GeneratorStats } from './load-generator.js'
 import type { PeerCommand } from './servers/peer-control.js'
 
 export const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
@@ -20,9 +20,9 @@ const CONNECTIONS_PER_GENERATOR = 2500
 /** A child process answering one command at a time with a message `{ ev }`. */
 class Child {
   readonly process: ChildProcess
-  constructor (script: string, env: Record<string, string> = {}) {
+  constructor (script: string, env: Record<string, string> = {}, flags: string[] = []) {
     this.process = fork(script, [], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...flags],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })
@@ -72,9 +72,10 @@ class Child {
 
 export class Server extends Child {
   port = 0
-  static async start (script: string, env: Record<string, string> = {}): Promise<Server> {
-    const server = new Server(script, env)
-    const listening = await server.next<{ port: number }>('listening', 30_000)
+  static async start (script: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Server> {
+    // BENCH_SERVER_FLAGS: Node flags for the servers only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const server = new Server(script, env, process.env.BENCH_SERVER_FLAGS?.split(' ').filter((flag) => flag !== '') ?? [])
+    const listening = await server.next<{ port: number }>('listening', timeoutMs)
     server.port = listening.port
     return server
   }
@@ -102,12 +103,20 @@ export class Generators {
     this.children = Array.from({ length: count }, () => new Child(here('./load-generator.ts')))
   }
 
-  async ready (): Promise<void> {
-    await Promise.all(this.children.map((child) => child.next('ready', 30_000)))
+  async ready (timeoutMs = 30_000): Promise<void> {
+    await Promise.all(this.children.map((child) => child.next('ready', timeoutMs)))
   }
 
-  /** Opens `total` subscribed connections, spread over the generators and over loopback source addresses. */
-  async connect (peer: { dialect: Dialect, path: string }, port: number, total: number, sampleEvery: number): Promise<{ ok: number, failed: number, ms: number, firstError?: string }> {
+  /**
+   * Opens `total` subscribed connections, spread over the generators and over loopback source
+   * addresses. `options.channelPlan` subscribes each to several channels instead of CHANNEL
+   * (connection numbers start at its `firstIndex`, counted over all generators).
+   */
+  async connect (
+    peer: { dialect: Dialect, path: string }, port: number, total: number, sampleEvery: number,
+    options: { timeoutMs?: number, concurrency?: number, channelPlan?: ChannelPlan } = {}
+  ): Promise<{ ok: number, failed: number, ms: number, firstError?: string }> {
+    const timeoutMs = options.timeoutMs ?? 120_000
     // A few thousand connections per generator, at least two generators: no more processes
     // than needed competing with the server for the cores.
     const used = this.children.slice(0, Math.min(this.children.length, Math.max(2, Math.ceil(total / CONNECTIONS_PER_GENERATOR))))
@@ -120,14 +129,15 @@ export class Generators {
         path: peer.path,
         dialect: peer.dialect,
         channel: CHANNEL,
+        ...(options.channelPlan === undefined ? {} : { channelPlan: { ...options.channelPlan, firstIndex: options.channelPlan.firstIndex + g * per } }),
         count,
         // Two source addresses per generator: 127.0.0.2, 127.0.0.3, ... so ephemeral ports never run out.
         localAddresses: [`127.0.0.${2 + g * 2}`, `127.0.0.${3 + g * 2}`],
-        concurrency: 64,
+        concurrency: options.concurrency ?? 64,
         sampleEvery,
-        timeoutMs: 120_000
+        timeoutMs
       }
-      return child.request<{ ok: number, failed: number, ms: number, firstError?: string }>(command, 'connected', 130_000)
+      return child.request<{ ok: number, failed: number, ms: number, firstError?: string }>(command, 'connected', timeoutMs + 10_000)
     }))
     const firstError = results.find((result) => result.firstError !== undefined)?.firstError
     return {
@@ -151,6 +161,14 @@ export class Generators {
       cpuPct += 100 * (stats.cpuUserMs + stats.cpuSystemMs) / Math.max(1, stats.elapsedMs)
     }
     return { received: all.reduce((sum, s) => sum + s.received, 0), histogram, cpuPct, open: all.reduce((sum, s) => sum + s.open, 0) }
+  }
+
+  /** Whether every connection received `expected` broadcasts and channel messages, summed over the generators. */
+  async probe (expected: number): Promise<Omit<GeneratorProbe, 'ev'>> {
+    const all = await Promise.all(this.children.map((child) => child.request<GeneratorProbe>({ cmd: 'probe', expected }, 'probe')))
+    const total = { subscribed: 0, open: 0, gotBoth: 0, missingBroadcast: 0, missingMessage: 0, duplicated: 0 }
+    for (const probe of all) for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += probe[key]
+    return total
   }
 
   async disconnect (): Promise<void> {

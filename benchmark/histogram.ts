@@ -38,6 +38,12 @@ export class Histogram {
     }
   }
 
+  /** The upper edge of the highest bucket with a sample (the maximum, to 0.1 ms); NaN without samples. */
+  max (): number {
+    for (let i = BUCKETS - 1; i >= 0; i--) if (this.counts[i] !== 0) return (i + 1) * BUCKET_MS
+    return NaN
+  }
+
   /** The latency in ms below which `p` (0..1) of the samples fall; NaN without samples. */
   percentile (p: number): number {
     if (this.total === 0) return NaN

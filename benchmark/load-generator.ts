@@ -19,6 +19,8 @@ export interface ConnectCommand {
   path: string
   dialect: Dialect
   channel: string
+  /** Instead of `channel`: each connection subscribes to several channels (scenario f). */
+  channelPlan?: ChannelPlan
   count: number
   localAddresses: string[]
   concurrency: number
@@ -26,10 +28,42 @@ export interface ConnectCommand {
   timeoutMs: number
 }
 
+/**
+ * Connection number `k` (counted over every generator, from `firstIndex`) subscribes to channels
+ * `prefix + ((k * perConnection + j) % channels)`, j < perConnection: when `channels` divides
+ * connections x perConnection, every channel has the same number of subscribers, spread over the
+ * whole range of connections (and so over every server process).
+ */
+export interface ChannelPlan {
+  prefix: string
+  channels: number
+  perConnection: number
+  firstIndex: number
+}
+
+export function plannedChannels (plan: ChannelPlan, k: number): string[] {
+  return Array.from({ length: plan.perConnection }, (_, j) => plan.prefix + String((k * plan.perConnection + j) % plan.channels))
+}
+
+/** What every connection received so far, by kind (scenario e's probe). */
+export interface GeneratorProbe {
+  ev: 'probe'
+  subscribed: number
+  open: number
+  /** Connections with `expected` broadcasts and `expected` channel messages. */
+  gotBoth: number
+  /** Connections with fewer broadcasts than `expected`. */
+  missingBroadcast: number
+  missingMessage: number
+  /** Connections that received one kind more than `expected` times. */
+  duplicated: number
+}
+
 export type GeneratorCommand =
   | ConnectCommand
   | { cmd: 'reset' }
   | { cmd: 'stats' }
+  | { cmd: 'probe', expected: number }
   | { cmd: 'disconnect' }
   | { cmd: 'exit' }
 
@@ -51,6 +85,9 @@ const OP_PONG = 0xa
 const T_KEY = Buffer.from('"t":')
 const HEADER_END = Buffer.from('\r\n\r\n')
 const SUBSCRIBED_JSON = Buffer.from('"subscribed"')
+/** `{"type":"` is 9 bytes: the next one tells a broadcast (b) from a channel message (m). */
+const TYPE_AT = 9
+const LETTER_B = 0x62
 
 let received = 0
 let closedCount = 0
@@ -91,16 +128,19 @@ function readTimestamp (buf: Buffer, start: number, end: number): number {
 class RawClient {
   readonly socket: net.Socket
   readonly #dialect: Dialect
-  readonly #channel: string
+  readonly #channels: string[]
   readonly #sampled: boolean
   #handshaken = false
   #subscribed = false
+  #acknowledged = 0
+  broadcasts = 0
+  messages = 0
   #pending: Buffer | null = null
   #onSubscribed: ((err?: Error) => void) | null
 
-  constructor (command: ConnectCommand, localAddress: string, sampled: boolean, onSubscribed: (err?: Error) => void) {
+  constructor (command: ConnectCommand, channels: string[], localAddress: string, sampled: boolean, onSubscribed: (err?: Error) => void) {
     this.#dialect = command.dialect
-    this.#channel = command.channel
+    this.#channels = channels
     this.#sampled = sampled
     this.#onSubscribed = onSubscribed
     this.socket = net.connect({ host: '127.0.0.1', port: command.port, localAddress })
@@ -145,7 +185,7 @@ class RawClient {
         return
       }
       this.#handshaken = true
-      if (this.#dialect === 'json') this.#sendText(`{"type":"subscribe","channel":"${this.#channel}"}`)
+      if (this.#dialect === 'json') for (const channel of this.#channels) this.#sendText(`{"type":"subscribe","channel":"${channel}"}`)
       buf = buf.subarray(end + 4)
     }
     let offset = 0
@@ -185,6 +225,8 @@ class RawClient {
         if (buf[start] !== 0x34 || buf[start + 1] !== 0x32) return
       }
       received++
+      if (this.#dialect === 'json' && buf[start + TYPE_AT] === LETTER_B) this.broadcasts++
+      else this.messages++
       if (this.#sampled) {
         const sentAt = readTimestamp(buf, start, end)
         if (!Number.isNaN(sentAt)) histogram.record(now() - sentAt)
@@ -193,16 +235,20 @@ class RawClient {
     }
     if (this.#dialect === 'json') {
       const at = buf.indexOf(SUBSCRIBED_JSON, start)
-      if (at !== -1 && at < end) this.#markSubscribed()
+      if (at !== -1 && at < end && ++this.#acknowledged === this.#channels.length) this.#markSubscribed()
       return
     }
     // Socket.IO: open packet '0{...}' -> connect to the main namespace '40' -> '40{sid}' ->
-    // subscribe with an ack ('420[...]') -> ack '430[...]'.
+    // subscribe with an ack per channel ('42<id>[...]') -> acks '43<id>[...]'.
     const text = buf.toString('latin1', start, Math.min(end, start + 3))
     if (text[0] === '0') this.#sendText('40')
-    else if (text.startsWith('40')) this.#sendText(`420["subscribe","${this.#channel}"]`)
-    else if (text.startsWith('430')) this.#markSubscribed()
+    else if (text.startsWith('40')) this.#channels.forEach((channel, id) => this.#sendText(`42${id}["subscribe","${channel}"]`))
+    else if (text.startsWith('43') && ++this.#acknowledged === this.#channels.length) this.#markSubscribed()
     else if (text === '2') this.#sendText('3')
+  }
+
+  get subscribed (): boolean {
+    return this.#subscribed
   }
 
   #markSubscribed (): void {
@@ -225,7 +271,8 @@ async function connectAll (command: ConnectCommand): Promise<{ ev: 'connected', 
         const index = next++
         inFlight++
         const localAddress = command.localAddresses[index % command.localAddresses.length]!
-        const client: RawClient = new RawClient(command, localAddress, index % command.sampleEvery === 0, (err) => {
+        const channels = command.channelPlan === undefined ? [command.channel] : plannedChannels(command.channelPlan, command.channelPlan.firstIndex + index)
+        const client: RawClient = new RawClient(command, channels, localAddress, index % command.sampleEvery === 0, (err) => {
           clearTimeout(timer)
           inFlight--
           if (err === undefined) ok++
@@ -261,6 +308,19 @@ function stats (): GeneratorStats {
   }
 }
 
+function probe (expected: number): GeneratorProbe {
+  const result: GeneratorProbe = { ev: 'probe', subscribed: 0, open: 0, gotBoth: 0, missingBroadcast: 0, missingMessage: 0, duplicated: 0 }
+  for (const client of clients) {
+    result.open++
+    if (client.subscribed) result.subscribed++
+    if (client.broadcasts < expected) result.missingBroadcast++
+    if (client.messages < expected) result.missingMessage++
+    if (client.broadcasts === expected && client.messages === expected) result.gotBoth++
+    if (client.broadcasts > expected || client.messages > expected) result.duplicated++
+  }
+  return result
+}
+
 function reply (message: object): void {
   process.send?.(message)
 }
@@ -280,6 +340,9 @@ process.on('message', (command: GeneratorCommand) => {
       break
     case 'stats':
       reply(stats())
+      break
+    case 'probe':
+      reply(probe(command.expected))
       break
     case 'disconnect':
       for (const client of clients) client.socket.destroy()

@@ -1,13 +1,25 @@
-// Renders the benchmark's JSON summary as the markdown table the README quotes.
+// Renders the benchmark's JSON summary as the markdown table docs/performance.md quotes.
+import type { OneMachineRun } from './one-machine.js'
+import type { ManyChannelsRun } from './many-channels.js'
+
 type Summary = Record<string, Record<string, Record<string, number>>>
 
 interface Results {
   mode: string
   date: string
   machine: { cpus: number, model?: string, memoryGB: number, node: string, platform: string }
-  config: { repetitions: number, ramp: { subscribers: number, size: number }, idle: { connections: number }, steady: { subscribers: number, rate: number } }
+  config: {
+    repetitions: number
+    oneMachine?: { workers: number, generators: number }
+    manyChannels?: { connections: number, channels: number, perConnection: number, workers: number }
+    ramp: { subscribers: number, size: number }
+    idle: { connections: number }
+    steady: { subscribers: number, rate: number }
+  }
   summary: Summary
   crossNodeSkipped?: string
+  oneMachine?: OneMachineRun
+  manyChannels?: Record<string, ManyChannelsRun>
 }
 
 const num = (value: number | undefined, digits = 0): string =>
@@ -45,5 +57,52 @@ export function renderMarkdown (results: Results, peers: Array<{ id: string, lab
   } else if (results.crossNodeSkipped !== undefined) {
     lines.push('', `(d) cross-node through Redis: skipped, ${results.crossNodeSkipped}.`)
   }
+  if (results.oneMachine !== undefined) lines.push('', ...renderOneMachine(results.oneMachine, results.config.oneMachine))
+  if (results.manyChannels !== undefined) lines.push('', ...renderManyChannels(results.manyChannels, results.config.manyChannels))
   return lines.join('\n') + '\n'
+}
+
+function renderOneMachine (run: OneMachineRun, config?: { workers: number, generators: number }): string[] {
+  const row = (label: string, arrival: OneMachineRun['broadcast']): string =>
+    `| ${label} | ${num(arrival.received)} | ${num(arrival.p50, 1)} | ${num(arrival.p99, 1)} | ${num(arrival.max, 1)} |`
+  return [
+    `(e) ${num(run.held)} subscribed connections held on one machine by ${config?.workers ?? '?'} cluster workers behind one port (${num(run.minPerWorker)} to ${num(run.maxPerWorker)} each), opened by ${config?.generators ?? '?'} load generators: ${num(run.connections)} subscribed during setup, ${num(run.failed)} failed${run.firstError === undefined ? '' : ` (first: ${run.firstError})`}, ${num(run.connections - run.held)} closed before the measurement. ` +
+    `Setup ${num(run.setupSec, 1)} s (${num(run.setupPerSec)} conn/s); RSS ${num(run.rssPerConnKB, 2)} KB per connection summed over the workers (${num(run.workerRssMB)} MB in all, primary ${num(run.primaryRssMB)} MB).`,
+    '',
+    '| (e) one message to every connection | arrivals | p50 ms | p99 ms | max ms |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    row('broadcast, first', run.broadcast),
+    row('channel publish, first', run.publish),
+    row('broadcast, second', run.broadcastWarm),
+    row('channel publish, second', run.publishWarm),
+    '',
+    `Probe: ${num(run.gotBoth)} connections received both the broadcast and the channel message exactly twice; short of a broadcast ${num(run.missingBroadcast)}, short of a message ${num(run.missingMessage)}, duplicates ${num(run.duplicated)}.`
+  ]
+}
+
+const MANY_CHANNEL_LABELS: Record<string, string> = {
+  'plugin-redis': 'fastify-realtime, 2 nodes + Redis',
+  'plugin-cluster': 'fastify-realtime, cluster broker',
+  'socketio-redis': 'Socket.IO 4, 2 nodes + @socket.io/redis-adapter',
+  'socketio-sharded': 'Socket.IO 4, 2 nodes + sharded redis-adapter'
+}
+
+function renderManyChannels (runs: Record<string, ManyChannelsRun>, config?: { connections: number, channels: number, perConnection: number, workers: number }): string[] {
+  // Server CPU per delivery (the steadiest figure on a busy machine) at the highest rate every system passed.
+  const common = Math.max(0, ...Object.values(runs)[0]?.steps.map((step) => step.rate)
+    .filter((rate) => Object.values(runs).every((run) => run.steps.some((step) => step.rate === rate && step.pass))) ?? [])
+  const lines = [
+    `| (f) many channels | max rate passing, pub/s | max rate keeping up, pub/s | p50 ms | p99 ms | Redis commands per publish | of which PUBLISH/SPUBLISH | server CPU per delivery at ${num(common)}/s, µs |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
+  ]
+  for (const [id, run] of Object.entries(runs)) {
+    const cpu = run.steps.find((step) => step.rate === common)?.serverCpuUsPerDelivery
+    lines.push(`| ${MANY_CHANNEL_LABELS[id] ?? id} | ${num(run.maxPassingRate)} | ${num(run.maxKeepingUpRate)} | ${num(run.p50AtMaxPassing, 1)} | ${num(run.p99AtMaxPassing, 1)} | ${num(run.redisCommandsPerPublish, 2)} | ${num(run.redisPublishesPerPublish, 2)} | ${num(cpu, 1)} |`)
+  }
+  if (config !== undefined) {
+    lines.push('', `(f) ${num(config.connections)} connections, each subscribed to ${config.perConnection} of ${num(config.channels)} channels (${num(config.connections * config.perConnection / config.channels)} subscribers per channel), ` +
+      `publishes to random channels split over the server processes (2 nodes, or ${config.workers} cluster workers). Passing = every message delivered to every subscriber and p99 at most 100 ms; ` +
+      'latencies at the highest passing rate; Redis commands counted with INFO commandstats at that rate.')
+  }
+  return lines
 }

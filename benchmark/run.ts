@@ -9,6 +9,8 @@ import { now } from './clock.js'
 import type { Dialect } from './load-generator.js'
 import { Generators, Server, fmt, here, publishStep, ramp, type RampResult } from './harness.js'
 import { startCrossNode, type CrossNode } from './cross-node.js'
+import { runOneMachine } from './one-machine.js'
+import { SYSTEMS, runManyChannels, type ManyChannelsRun } from './many-channels.js'
 import { renderMarkdown } from './report.js'
 
 export type PeerId = 'plugin' | 'plugin-schema' | 'ws' | 'socketio' | 'uws'
@@ -27,6 +29,11 @@ const quick = args.includes('--quick')
 const only = args.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
 const peerFilter = args.find((arg) => arg.startsWith('--peers='))?.slice(8).split(',')
 const peers = PEERS.filter((peer) => peerFilter === undefined || peerFilter.includes(peer.id))
+/** `--connections=N` and `--workers=N` resize scenario (e), e.g. to try it small first. */
+const numberArg = (name: string): number | undefined => {
+  const value = args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3)
+  return value === undefined ? undefined : Number(value)
+}
 
 export const config = quick
   ? {
@@ -36,7 +43,9 @@ export const config = quick
       ramp: { subscribers: 1000, size: 256, stepMs: 1500, rates: [50, 100, 200, 300, 400, 600, 800, 1200], extraSteps: 0 },
       idle: { connections: 3000 },
       steady: { subscribers: 2000, rate: 20, durationMs: 4000, sampleEvery: 4 },
-      crossNode: { subscribers: 1000, rate: 20, durationMs: 4000, rampRates: [100, 200, 400, 800], stepMs: 1500 }
+      crossNode: { subscribers: 1000, rate: 20, durationMs: 4000, rampRates: [100, 200, 400, 800], stepMs: 1500 },
+      oneMachine: { connections: 6000, workers: 4, generators: 3, maxPerWorker: 19_000, concurrency: 64, connectTimeoutMs: 120_000, deliverTimeoutMs: 30_000, size: 256 },
+      manyChannels: { connections: 4000, channels: 2000, perConnection: 5, rates: [250, 500, 1000, 2000, 4000, 8000], stepMs: 1500, size: 256, workers: 2 }
     }
   : {
       mode: 'full',
@@ -45,8 +54,15 @@ export const config = quick
       ramp: { subscribers: 1000, size: 256, stepMs: 2000, rates: [50, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000], extraSteps: 0 },
       idle: { connections: 10000 },
       steady: { subscribers: 5000, rate: 20, durationMs: 10000, sampleEvery: 5 },
-      crossNode: { subscribers: 1000, rate: 20, durationMs: 8000, rampRates: [100, 200, 300, 400, 600, 800, 1000, 1200], stepMs: 2000 }
+      crossNode: { subscribers: 1000, rate: 20, durationMs: 8000, rampRates: [100, 200, 300, 400, 600, 800, 1000, 1200], stepMs: 2000 },
+      // 20,000 descriptors per process here: 10 x 15,000 on each side leaves room for an uneven
+      // round robin (a worker refuses past maxPerWorker rather than running out of descriptors).
+      oneMachine: { connections: 150_000, workers: 10, generators: 10, maxPerWorker: 19_000, concurrency: 64, connectTimeoutMs: 600_000, deliverTimeoutMs: 60_000, size: 256 },
+      manyChannels: { connections: 20_000, channels: 10_000, perConnection: 5, rates: [500, 1000, 2000, 3000, 4000, 6000, 8000, 12_000, 16_000, 24_000, 32_000], stepMs: 2000, size: 256, workers: 2 }
     }
+config.oneMachine.connections = numberArg('connections') ?? config.oneMachine.connections
+config.oneMachine.workers = numberArg('workers') ?? config.oneMachine.workers
+config.oneMachine.generators = numberArg('generators') ?? config.oneMachine.generators
 
 function median (values: number[]): number {
   const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b)
@@ -169,6 +185,23 @@ async function main (): Promise<void> {
         }
       }
     }
+    // (e) and (f) run once, also in full mode: each takes minutes and most of the machine.
+    if (wanted('e')) {
+      const { connections, workers, generators: count } = config.oneMachine
+      log(`(e) ${connections.toLocaleString('en-US')} subscribed connections on one machine: ${workers} cluster workers, ${count} load generators`)
+      results.oneMachine = await runOneMachine(config.oneMachine, log)
+    }
+    if (wanted('f')) {
+      const { connections, channels, perConnection } = config.manyChannels
+      log(`(f) many channels: ${connections.toLocaleString('en-US')} connections x ${perConnection} of ${channels.toLocaleString('en-US')} channels, publishes to random channels at a rising rate`)
+      const manyChannels: Record<string, ManyChannelsRun> = {}
+      const systemFilter = args.find((arg) => arg.startsWith('--systems='))?.slice(10).split(',')
+      const chosen = SYSTEMS.filter((candidate) => (peerFilter === undefined || peerFilter.includes(candidate.peer)) && (systemFilter === undefined || systemFilter.includes(candidate.id)))
+      for (const system of chosen) {
+        manyChannels[system.id] = await runManyChannels(system, generators, config.manyChannels, log)
+      }
+      results.manyChannels = manyChannels
+    }
   } finally {
     await generators.exit()
   }
@@ -189,11 +222,14 @@ async function main (): Promise<void> {
   const markdown = renderMarkdown(results as unknown as Parameters<typeof renderMarkdown>[0], PEERS)
   await mkdir(here('./results/'), { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
-  await writeFile(here(`./results/${config.mode}-${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
-  await writeFile(here(`./results/${config.mode}-latest.json`), JSON.stringify(results, null, 2) + '\n')
-  await writeFile(here(`./results/${config.mode}-latest.md`), markdown)
+  // A run of some scenarios only (`--only=e`) keeps its own files: it must not replace the
+  // table of a complete run that the README quotes.
+  const name = only === undefined ? config.mode : `${config.mode}-${only.join('')}`
+  await writeFile(here(`./results/${name}-${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
+  await writeFile(here(`./results/${name}-latest.json`), JSON.stringify(results, null, 2) + '\n')
+  await writeFile(here(`./results/${name}-latest.md`), markdown)
   console.log('\n' + markdown)
-  log(`done in ${results.durationSec} s; results in benchmark/results/${config.mode}-latest.{md,json}`)
+  log(`done in ${results.durationSec} s; results in benchmark/results/${name}-latest.{md,json}`)
 }
 
 // `--render=results/full-latest.json` rewrites the markdown of an earlier run without running it.

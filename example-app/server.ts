@@ -1,6 +1,6 @@
 // Runs one node of the example app. `npm start`: port 3000, embedded broker, nothing else
 // needed. Environment: PORT, HOST, NODE_ID, REDIS_URL (join other nodes through Redis, see
-// README "Scaling out with Redis"), MQTT_URL (through an MQTT server instead), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE, PAGE_BUILD_DIR,
+// docs/scaling.md "Through Redis"), MQTT_URL (through an MQTT server instead), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE, PAGE_BUILD_DIR,
 // DRAIN_MS (app.close() drains over that many ms, see docs/operations.md). The cluster script
 // (start-cluster.ts) runs two of these with REDIS_URL and TRUST_PROXY set, behind nginx.
 import { buildApp } from './app.js'

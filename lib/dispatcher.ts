@@ -7,23 +7,24 @@ import type { TSchema } from 'typebox'
 import type { Validator } from 'typebox/compile'
 import type { Connection, TrafficCounters } from './connection.js'
 import { ErrorCode, RealtimeError } from './errors.js'
-import { MAX_REQUEST_ID_LENGTH } from './protocol.js'
+import { Channel, MAX_REQUEST_ID_LENGTH, isValidChannel } from './protocol.js'
 import type { LifecycleHooks } from './hooks/lifecycle-hooks.js'
+import { describeIssues } from './validation-issues.js'
 
 export type MessageHandler<Message = any> = (message: Message, connection: Connection) => unknown
 
 interface Route {
+  type: string
   validator: Validator
   handler: MessageHandler
+  /** The schema's `channel` is the protocol's channel name: a bad one is told apart without the error list. */
+  hasChannel: boolean
 }
+
+const channelValidator = Compile(Channel)
 
 /** One entry of an `invalid_message` error's `details`. */
-export interface ValidationIssue {
-  path: string
-  message: string
-}
-
-const MAX_ISSUES = 10
+export type { ValidationIssue } from './validation-issues.js'
 
 // `__proto__` and `constructor.prototype` keys are refused outright, not silently removed:
 // a client learns its frame was rejected, and no object we build can be polluted.
@@ -52,7 +53,9 @@ export class Dispatcher {
 
   /** Adds a message type; its schema is compiled now, once. */
   register (type: string, schema: TSchema, handler: MessageHandler): void {
-    this.#routes.set(type, { validator: Compile(schema), handler })
+    const properties = (schema as { properties?: Record<string, unknown> }).properties
+    const hasChannel = properties !== undefined && properties.channel === Channel
+    this.#routes.set(type, { type, validator: Compile(schema), handler, hasChannel })
   }
 
   has (type: string): boolean {
@@ -96,7 +99,7 @@ export class Dispatcher {
     }
 
     if (!route.validator.Check(message)) {
-      this.#reportInvalid(connection, route.validator, message, id)
+      this.#reportInvalid(connection, route, record, id)
       return
     }
     const hooks = this.#hooks
@@ -110,13 +113,17 @@ export class Dispatcher {
     }
   }
 
-  #reportInvalid (connection: Connection, validator: Validator, message: unknown, id: string | undefined): void {
-    const issues: ValidationIssue[] = []
-    let badChannel = false
-    for (const error of validator.Errors(message)) {
-      if (error.instancePath === '/channel') badChannel = true
-      if (issues.length < MAX_ISSUES) issues.push({ path: error.instancePath, message: error.message })
+  #reportInvalid (connection: Connection, route: Route, message: Record<string, unknown>, id: string | undefined): void {
+    // A bad channel is told apart without the error list, which a large frame cannot afford.
+    if (route.hasChannel && message.channel !== undefined && !isValidChannel(message.channel)) {
+      const issues = describeIssues(channelValidator, message.channel, 'must be a valid channel name')
+        .map((issue) => ({ path: `/channel${issue.path}`, message: issue.message }))
+      connection.log.debug({ issues }, 'invalid channel')
+      connection.sendError(ErrorCode.INVALID_CHANNEL, id, issues)
+      return
     }
+    const issues = describeIssues(route.validator, message, `frame does not match the schema of a "${route.type}" message`)
+    const badChannel = issues.some((issue) => issue.path === '/channel')
     connection.log.debug({ issues }, 'invalid message')
     connection.sendError(badChannel ? ErrorCode.INVALID_CHANNEL : ErrorCode.INVALID_MESSAGE, id, issues)
   }

@@ -8,6 +8,8 @@ export interface Peer {
   port: number
   /** Delivers `data` to every subscriber of `channel`, the peer's own way. */
   publish: (channel: string, data: BenchData) => void
+  /** Delivers `data` to every connection (scenario e); peers without it are not run there. */
+  broadcast?: (data: BenchData) => void
   connections: () => number
   close: () => Promise<void>
 }
@@ -21,6 +23,8 @@ export interface BenchData {
 
 export type PeerCommand =
   | { cmd: 'publish', channel: string, rate: number, durationMs: number, size: number }
+  | { cmd: 'spread', prefix: string, channels: number, rate: number, durationMs: number, size: number, seed: number }
+  | { cmd: 'once', kind: 'broadcast' | 'publish', channel: string, size: number }
   | { cmd: 'memory' }
   | { cmd: 'cpu' }
   | { cmd: 'stop' }
@@ -36,7 +40,7 @@ function padding (size: number): string {
  * time it was due, and a late timer publishes the missed ones in a burst, so a server that falls
  * behind shows it as latency instead of quietly publishing less (no coordinated omission).
  */
-function publishAtRate (peer: Peer, channel: string, rate: number, durationMs: number, size: number): Promise<{ count: number, maxLagMs: number, cpuMs: number }> {
+function publishAtRate (peer: Peer, channel: string | ((index: number) => string), rate: number, durationMs: number, size: number): Promise<{ count: number, maxLagMs: number, cpuMs: number }> {
   const cpuStart = process.cpuUsage()
   const total = Math.max(1, Math.round(rate * durationMs / 1000))
   const interval = 1000 / rate
@@ -50,7 +54,7 @@ function publishAtRate (peer: Peer, channel: string, rate: number, durationMs: n
       const due = Math.min(total, Math.floor(elapsed / interval) + 1)
       if (sent < due) maxLagMs = Math.max(maxLagMs, elapsed - sent * interval)
       while (sent < due) {
-        peer.publish(channel, { t: start + sent * interval, s: sent, p })
+        peer.publish(typeof channel === 'string' ? channel : channel(sent), { t: start + sent * interval, s: sent, p })
         sent++
       }
       if (sent >= total) {
@@ -62,6 +66,17 @@ function publishAtRate (peer: Peer, channel: string, rate: number, durationMs: n
   })
 }
 
+/** A channel picked at random among `prefix0 .. prefix<channels-1>` for each message (xorshift32, seeded: runs repeat). */
+function randomChannels (prefix: string, channels: number, seed: number): () => string {
+  let state = (seed | 0) || 0x9e3779b9
+  return () => {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    return prefix + String((state >>> 0) % channels)
+  }
+}
+
 export function serve (peer: Peer): void {
   const gc = (globalThis as { gc?: () => void }).gc
   process.on('message', (command: PeerCommand) => {
@@ -70,6 +85,18 @@ export function serve (peer: Peer): void {
         publishAtRate(peer, command.channel, command.rate, command.durationMs, command.size)
           .then((result) => process.send?.({ ev: 'published', ...result }))
         break
+      case 'spread':
+        publishAtRate(peer, randomChannels(command.prefix, command.channels, command.seed), command.rate, command.durationMs, command.size)
+          .then((result) => process.send?.({ ev: 'published', ...result }))
+        break
+      case 'once': {
+        const p = padding(command.size)
+        const data = { t: now(), s: 0, p }
+        if (command.kind === 'broadcast') peer.broadcast?.(data)
+        else peer.publish(command.channel, data)
+        process.send?.({ ev: 'sent' })
+        break
+      }
       case 'memory': {
         gc?.()
         gc?.()

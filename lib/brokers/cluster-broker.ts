@@ -31,6 +31,8 @@ export class ClusterBroker implements Broker {
   readonly #requestTimeout: number
   readonly #interest = new ChannelInterest()
   readonly #waiting = new Map<number, Waiting>()
+  /** A channel's subscribe the primary has not confirmed yet; later subscribers wait for it. */
+  readonly #confirming = new Map<string, Promise<void>>()
   #sequence = 0
   #onMessage: BrokerContext['onMessage'] | undefined
   #detach: Array<() => void> = []
@@ -85,8 +87,19 @@ export class ClusterBroker implements Broker {
 
   async subscribe (channel: string): Promise<void> {
     // The reference is taken even if the request fails (see Broker.subscribe).
-    if (!this.#interest.add(channel)) return
-    await this.#request({ op: 'subscribe', channel })
+    if (!this.#interest.add(channel)) {
+      // Resolving before the primary confirmed would lose what is published in between.
+      await this.#confirming.get(channel)
+      return
+    }
+    // The first reference (again, after an unsubscribe): ask anew; the link keeps the order.
+    const request = this.#request({ op: 'subscribe', channel }).then(() => {})
+    this.#confirming.set(channel, request)
+    try {
+      await request
+    } finally {
+      if (this.#confirming.get(channel) === request) this.#confirming.delete(channel)
+    }
   }
 
   async unsubscribe (channel: string): Promise<void> {
@@ -102,6 +115,7 @@ export class ClusterBroker implements Broker {
     this.#stopListening()
     this.#interest.clear()
     this.#failWaiting('Broker is closed')
+    this.#confirming.clear()
     this.#onMessage = undefined
   }
 

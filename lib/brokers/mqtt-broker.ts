@@ -15,6 +15,7 @@ import type { Broker, BrokerContext, BrokerState } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
 import { envelopeHeader, parseEnvelope } from './envelope.js'
 import { Bridge, parseDevicePayload, type BridgeOptions } from './mqtt/bridge.js'
+import { EnvelopeSignature, MIN_SECRET_LENGTH } from './mqtt/envelope-signature.js'
 import { DEFAULT_TOPIC_PREFIX, channelOf, prefixProblem, topicOf } from './mqtt/topics.js'
 
 export type MqttQoS = 0 | 1 | 2
@@ -36,6 +37,12 @@ export interface MqttBrokerOptions {
   startDegraded?: boolean
   /** Devices' topics to channels, and channels to devices' topics. */
   bridge?: BridgeOptions
+  /**
+   * Shared by every node: envelopes are signed with it (HMAC-SHA256) and unsigned or badly
+   * signed ones are dropped, so whoever else can publish under the prefix cannot forge frames
+   * or cluster commands. At least 16 characters. See docs/scaling.md.
+   */
+  secret?: string
 }
 
 /** What the bridge refused: device messages dropped for a bad channel or a payload the channel's rule refuses. */
@@ -52,6 +59,7 @@ export class MqttBroker implements Broker {
   readonly #qos: MqttQoS
   readonly #requestTimeout: number
   readonly #bridge: Bridge
+  readonly #signature: EnvelopeSignature | undefined
   readonly #interest = new ChannelInterest()
   /** Topics the MQTT server acknowledged on the current connection. */
   readonly #subscribed = new Set<string>()
@@ -74,6 +82,7 @@ export class MqttBroker implements Broker {
     this.#qos = options.qos ?? 0
     this.#requestTimeout = options.requestTimeout ?? 5000
     this.#bridge = new Bridge(options.bridge)
+    this.#signature = options.secret === undefined ? undefined : new EnvelopeSignature(options.secret)
   }
 
   get state (): BrokerState {
@@ -108,7 +117,10 @@ export class MqttBroker implements Broker {
     const client = this.#client
     // No offline queue: a publish that cannot reach the server now fails now.
     if (this.#state !== 'ready' || client === undefined || !client.connected) throw new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
-    await this.#timed(client.publishAsync(topicOf(this.#prefix, channel), this.#header + frame, { qos: this.#qos }), 'MQTT PUBLISH')
+    const topic = topicOf(this.#prefix, channel)
+    const envelope = this.#header + frame
+    const payload = this.#signature === undefined ? envelope : this.#signature.sign(topic, envelope)
+    await this.#timed(client.publishAsync(topic, payload, { qos: this.#qos }), 'MQTT PUBLISH')
     if (this.#bridge.hasOutbound) await this.#toDevices(client, channel, frame)
   }
 
@@ -217,9 +229,16 @@ export class MqttBroker implements Broker {
     if (context === undefined || this.#state === 'closed') return
     const channel = channelOf(this.#prefix, topic)
     if (channel !== undefined) {
-      const envelope = parseEnvelope(payload.toString('utf8'))
+      const text = payload.toString('utf8')
+      const signature = this.#signature
+      const opened = signature === undefined ? text : signature.open(topic, text)
+      const envelope = opened === undefined ? undefined : parseEnvelope(opened)
       if (envelope !== undefined) {
         context.onMessage(channel, envelope.frame)
+        return
+      }
+      if (signature !== undefined && (opened !== undefined || parseEnvelope(text) !== undefined || text.startsWith('s1|'))) {
+        this.#log?.warn({ topic, length: payload.length }, 'dropped an MQTT envelope that is unsigned or badly signed (mqtt.secret)')
         return
       }
     }
@@ -317,7 +336,7 @@ function withTimeout<T> (operation: Promise<T>, ms: number): Promise<T> {
 
 function checkOptions (options: MqttBrokerOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('fastify-realtime: mqtt options must be an object')
-  const { url, client, prefix, qos, requestTimeout } = options
+  const { url, client, prefix, qos, requestTimeout, secret } = options
   if (url !== undefined && (typeof url !== 'string' || !URL.canParse(url) || !/^(mqtts?|wss?|tcp|ssl):$/.test(new URL(url).protocol))) {
     throw new TypeError('fastify-realtime: mqtt.url must be an mqtt://, mqtts://, ws:// or wss:// URL')
   }
@@ -332,4 +351,7 @@ function checkOptions (options: MqttBrokerOptions): void {
   }
   if (qos !== undefined && qos !== 0 && qos !== 1 && qos !== 2) throw new TypeError('fastify-realtime: mqtt.qos must be 0, 1 or 2')
   if (requestTimeout !== undefined && (!Number.isInteger(requestTimeout) || requestTimeout < 1)) throw new TypeError('fastify-realtime: mqtt.requestTimeout must be a positive integer (ms)')
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH)) {
+    throw new TypeError(`fastify-realtime: mqtt.secret must be a string of at least ${MIN_SECRET_LENGTH} characters`)
+  }
 }

@@ -4,16 +4,11 @@
 import { IsSchema, type TSchema } from 'typebox'
 import { Compile, type Validator } from 'typebox/compile'
 import { ErrorCode, RealtimeError } from '../errors.js'
+import { describeIssues, type ValidationIssue } from '../validation-issues.js'
 import { describeRule, type ChannelRule, type ChannelRules } from './channel-rules.js'
 
 /** One entry of an `invalid_message` error's `details`: where in `data`, and what is wrong. */
-export interface PayloadIssue {
-  path: string
-  message: string
-}
-
-/** Problems listed in `details`; a huge payload cannot make the error frame huge. */
-const MAX_ISSUES = 10
+export type PayloadIssue = ValidationIssue
 
 const PUBLISH_VALUES: ReadonlySet<unknown> = new Set(['server', 'clients'])
 
@@ -52,11 +47,8 @@ export class ChannelPayloads {
     const rule = this.#rules.ruleFor(channel)
     const validator = rule === undefined ? undefined : this.#validators.get(rule)
     if (validator === undefined || validator.Check(data)) return
-    const issues: PayloadIssue[] = []
-    for (const error of validator.Errors(data)) {
-      issues.push({ path: error.instancePath, message: error.message })
-      if (issues.length === MAX_ISSUES) break
-    }
+    // At most 10 issues; a large `data` gets one, computing the full list would stall the server.
+    const issues = describeIssues(validator, data, 'does not match the channel schema')
     throw new RealtimeError(ErrorCode.INVALID_MESSAGE, `data does not match the schema of channel ${channel}`, issues)
   }
 }

@@ -18,6 +18,10 @@ for (const qos of [0, 1] as const) {
   })
 }
 
+t.test('broker contract, with a secret (signed envelopes)', async (t) => {
+  brokerContract(t, () => new MqttBroker({ url: mosquitto.url, prefix: prefix(), secret: 'sixteen chars at least' }))
+})
+
 t.test('a channel with / is one exact topic: a subscriber of "a" gets nothing of "a/b"', async (t) => {
   const { broker, log } = await startBroker(t, () => new MqttBroker({ url: mosquitto.url, prefix: prefix() }))
   await broker.subscribe('a')

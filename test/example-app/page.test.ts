@@ -178,6 +178,28 @@ t.test('after a final close (1008) the page says so and can start again without 
   t.same(pageErrors, [])
 })
 
+t.test('the room shows who is in it, by the name each page chats under', async (t) => {
+  const node = await startNode(t, { pageBuildDir: buildDir })
+  const browser = await launchBrowser(t)
+  const ada = await openPage(t, browser, node.url, { consoleErrors: true })
+  await ada.page.fill('#name', 'ada')
+  await ada.page.dispatchEvent('#name', 'change')
+  await ada.page.reload()
+  await ada.page.waitForSelector('#channels li[data-channel="general"][data-subscribed="true"]')
+  await ada.page.waitForFunction(() => document.getElementById('members')?.textContent === 'here: ada')
+  const bob = await openPage(t, browser, node.url, { consoleErrors: true })
+  await bob.page.fill('#name', 'bob')
+  await bob.page.dispatchEvent('#name', 'change')
+  await bob.page.reload()
+  await bob.page.waitForSelector('#channels li[data-channel="general"][data-subscribed="true"]')
+  await ada.page.waitForFunction(() => /^here: (ada, bob|bob, ada)$/.test(document.getElementById('members')?.textContent ?? ''))
+  t.pass('ada sees bob join')
+  await bob.page.close()
+  await ada.page.waitForFunction(() => document.getElementById('members')?.textContent === 'here: ada')
+  t.pass('and leave')
+  t.same([...ada.pageErrors, ...bob.pageErrors], [])
+})
+
 t.test('while the node cannot reach Redis the page says so once, and joins when Redis is back', async (t) => {
   const port = await freePort()
   const { page, pageErrors, node } = await openChat(t, { redis: { url: `redis://127.0.0.1:${port}`, startDegraded: true } })

@@ -13,6 +13,7 @@ import { channelFrame } from '../frames.js'
 import { isValidChannel } from '../protocol.js'
 import type { Broker, BrokerContext, BrokerState } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
+import { KeyedQueue } from './keyed-queue.js'
 import { envelopeHeader, parseEnvelope } from './envelope.js'
 import { Bridge, parseDevicePayload, type BridgeOptions } from './mqtt/bridge.js'
 import { EnvelopeSignature, MIN_SECRET_LENGTH } from './mqtt/envelope-signature.js'
@@ -64,7 +65,7 @@ export class MqttBroker implements Broker {
   /** Topics the MQTT server acknowledged on the current connection. */
   readonly #subscribed = new Set<string>()
   /** Tail of each topic's queue of SUBSCRIBE/UNSUBSCRIBE operations. */
-  readonly #pending = new Map<string, Promise<void>>()
+  readonly #queue = new KeyedQueue()
   #state: BrokerState = 'starting'
   #client: MqttClient | undefined
   #ownsClient = false
@@ -168,12 +169,7 @@ export class MqttBroker implements Broker {
 
   /** Brings the server in line with `wanted()` for `topic`, after every operation already queued for it. */
   #sync (topic: string, wanted: () => boolean): Promise<void> {
-    const previous = this.#pending.get(topic) ?? Promise.resolve()
-    const operation = previous.then(() => this.#reconcile(topic, wanted))
-    const tail = operation.catch(() => {})
-    this.#pending.set(topic, tail)
-    tail.then(() => { if (this.#pending.get(topic) === tail) this.#pending.delete(topic) }, () => {})
-    return operation
+    return this.#queue.run(topic, () => this.#reconcile(topic, wanted))
   }
 
   async #reconcile (topic: string, wanted: () => boolean): Promise<void> {

@@ -7,6 +7,7 @@ import { Redis, Cluster, type RedisOptions } from 'ioredis'
 import { ErrorCode, RealtimeError } from '../errors.js'
 import type { Broker, BrokerContext, BrokerListener, BrokerState } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
+import { KeyedQueue } from './keyed-queue.js'
 import { envelopeHeader, parseEnvelope } from './envelope.js'
 import { RedisHistory } from './redis-history.js'
 import { LinkWatch, dropLink, isCommandTimeout, withDeadline } from './redis-link-watch.js'
@@ -60,7 +61,7 @@ export class RedisBroker implements Broker {
   /** Channels Redis acknowledged on the current subscriber connection. */
   readonly #subscribed = new Set<string>()
   /** Tail of each channel's queue of SUBSCRIBE/UNSUBSCRIBE operations. */
-  readonly #pending = new Map<string, Promise<void>>()
+  readonly #queue = new KeyedQueue()
   #state: BrokerState = 'starting'
   #publisher: RedisConnection | undefined
   #subscriber: RedisConnection | undefined
@@ -255,14 +256,7 @@ export class RedisBroker implements Broker {
    * subscribed without interest, or interest without a subscription.
    */
   #sync (channel: string): Promise<void> {
-    const previous = this.#pending.get(channel) ?? Promise.resolve()
-    const operation = previous.then(() => this.#reconcile(channel))
-    const tail = operation.catch(() => {})
-    this.#pending.set(channel, tail)
-    tail.then(() => {
-      if (this.#pending.get(channel) === tail) this.#pending.delete(channel)
-    }, () => {})
-    return operation
+    return this.#queue.run(channel, () => this.#reconcile(channel))
   }
 
   async #reconcile (channel: string): Promise<void> {

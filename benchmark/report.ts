@@ -63,10 +63,14 @@ export function renderMarkdown (results: Results, peers: Array<{ id: string, lab
 }
 
 function renderOneMachine (run: OneMachineRun, config?: { workers: number, generators: number }): string[] {
+  const closeCauses = ({ closeCauses: causes, heartbeatTerminations }: OneMachineRun): string => {
+    const seen = Object.entries(causes ?? {}).map(([cause, count]) => `${cause}: ${num(count)}`)
+    return seen.length === 0 ? '' : ` (${seen.join(', ')}; dropped by the heartbeat: ${num(heartbeatTerminations)})`
+  }
   const row = (label: string, arrival: OneMachineRun['broadcast']): string =>
     `| ${label} | ${num(arrival.received)} | ${num(arrival.p50, 1)} | ${num(arrival.p99, 1)} | ${num(arrival.max, 1)} |`
   return [
-    `(e) ${num(run.held)} subscribed connections held on one machine by ${config?.workers ?? '?'} cluster workers behind one port (${num(run.minPerWorker)} to ${num(run.maxPerWorker)} each), opened by ${config?.generators ?? '?'} load generators: ${num(run.connections)} subscribed during setup, ${num(run.failed)} failed${run.firstError === undefined ? '' : ` (first: ${run.firstError})`}, ${num(run.connections - run.held)} closed before the measurement. ` +
+    `(e) ${num(run.held)} subscribed connections held on one machine by ${config?.workers ?? '?'} cluster workers behind one port (${num(run.minPerWorker)} to ${num(run.maxPerWorker)} each), opened by ${config?.generators ?? '?'} load generators: ${num(run.connections)} subscribed during setup, ${num(run.failed)} failed${run.firstError === undefined ? '' : ` (first: ${run.firstError})`}, ${num(run.connections - run.held)} closed before the measurement${closeCauses(run)}. ` +
     `Setup ${num(run.setupSec, 1)} s (${num(run.setupPerSec)} conn/s); RSS ${num(run.rssPerConnKB, 2)} KB per connection summed over the workers (${num(run.workerRssMB)} MB in all, primary ${num(run.primaryRssMB)} MB).`,
     '',
     '| (e) one message to every connection | arrivals | p50 ms | p99 ms | max ms |',

@@ -81,6 +81,7 @@ async function handle (command: PeerCommand): Promise<Reply | undefined> {
         rss: sum(replies, 'rss'),
         heapUsed: sum(replies, 'heapUsed'),
         connections: sum(replies, 'connections'),
+        heartbeatTerminations: sum(replies, 'heartbeatTerminations'),
         perWorker: replies.map((reply) => ({ rss: reply.rss, connections: reply.connections })),
         primaryRss: own.rss
       }

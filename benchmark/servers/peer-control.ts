@@ -108,7 +108,7 @@ export function serve (peer: Peer): void {
       }
       case 'cpu': {
         const cpu = process.cpuUsage()
-        process.send?.({ ev: 'cpu', ms: (cpu.user + cpu.system) / 1000 })
+        process.send?.({ ev: 'cpu', ms: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000 })
         break
       }
       case 'stop':

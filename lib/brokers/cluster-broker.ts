@@ -8,6 +8,7 @@
 import { ErrorCode, RealtimeError } from '../errors.js'
 import type { Broker, BrokerContext, BrokerPresence, BrokerState, PresenceMember, PresenceStats } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
+import { batchingLink } from './cluster/batching-link.js'
 import { RELAY_TAG, isRelayMessage, linkOfProcess, type IpcLink, type PrimaryMessage, type WorkerMessage } from './cluster/relay-messages.js'
 
 export interface ClusterBrokerOptions {
@@ -41,7 +42,9 @@ export class ClusterBroker implements Broker {
     const timeout = options.requestTimeout ?? 5000
     if (!Number.isInteger(timeout) || timeout < 1) throw new TypeError('fastify-realtime: ClusterBroker requestTimeout must be a positive integer (ms)')
     this.#requestTimeout = timeout
-    this.#link = options.link ?? (typeof process.send === 'function' ? linkOfProcess(process) : undefined)
+    const link = options.link ?? (typeof process.send === 'function' ? linkOfProcess(process) : undefined)
+    // The publishes and subscribes of one turn go to the primary as one IPC message.
+    this.#link = link === undefined ? undefined : batchingLink(link)
   }
 
   get state (): BrokerState {

@@ -11,6 +11,7 @@
 //   for (let i = 0; i < workers; i++) cluster.fork()
 //   // worker: app.register(realtime, { broker: new ClusterBroker() })
 import type { Cluster, Worker } from 'node:cluster'
+import { batchingLink } from './cluster/batching-link.js'
 import { RELAY_TAG, isRelayMessage, linkOfProcess, type IpcLink, type PresenceCall, type WorkerMessage } from './cluster/relay-messages.js'
 import { MemoryPresence } from './memory-presence.js'
 
@@ -43,7 +44,9 @@ export class ClusterRelay {
   }
 
   /** Relays for one more worker until its channel closes; returns a function that stops it. */
-  attach (link: IpcLink): () => void {
+  attach (ipc: IpcLink): () => void {
+    // Deliveries and acks of one turn go to a worker as one IPC message.
+    const link = batchingLink(ipc)
     const offMessage = link.onMessage((message) => {
       if (isRelayMessage(message)) this.#handle(member, message as WorkerMessage)
     })

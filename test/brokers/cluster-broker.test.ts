@@ -115,3 +115,41 @@ try { await app.ready() } catch (err) { console.log(err.message) }`
 t.test('bad options fail at construction', async (t) => {
   t.throws(() => new ClusterBroker({ requestTimeout: 0 }), /requestTimeout must be a positive integer/)
 })
+
+t.test('what one turn sends travels as one IPC message each way, in order; the app\'s own messages pass by', async (t) => {
+  const relay = startRelay(t)
+  const { port1, port2 } = new MessageChannel()
+  t.teardown(() => { port1.close(); port2.close() })
+  // Counts the IPC messages on each side of the worker's channel.
+  const toPrimary: unknown[] = []
+  const toWorker: unknown[] = []
+  const primaryEnd = linkOfPort(port1)
+  relay.attach({ ...primaryEnd, send: (message) => { toWorker.push(message); primaryEnd.send(message) } })
+  port1.on('message', (message) => toPrimary.push(message))
+  const broker = new ClusterBroker({ link: linkOfPort(port2) })
+  const { log } = await startBroker(t, () => broker, 'w')
+  await broker.subscribe('room')
+  toPrimary.length = 0
+  toWorker.length = 0
+
+  const sent = Array.from({ length: 100 }, () => frame())
+  await Promise.all(sent.map((text) => broker.publish('room', text)))
+  t.same(log.deliveries.map((d) => d.frame), sent, 'every frame delivered once, in the order published')
+  t.equal(toPrimary.length, 1, '100 publishes in one turn: one IPC message to the primary')
+  t.equal(toWorker.length, 1, 'their 100 deliveries and 100 acks: one IPC message back')
+
+  // An application's own IPC message on the same channel reaches it untouched.
+  const received = new Promise((resolve) => port2.once('message', resolve))
+  port1.postMessage({ app: 'hello' })
+  t.same(await received, { app: 'hello' })
+})
+
+t.test('a burst larger than one batch is split, and still arrives whole and in order', async (t) => {
+  const relay = startRelay(t)
+  const { broker } = workerBroker(t, relay)
+  const { log } = await startBroker(t, () => broker, 'w')
+  await broker.subscribe('room')
+  const sent = Array.from({ length: 3000 }, () => frame())
+  await Promise.all(sent.map((text) => broker.publish('room', text)))
+  t.same(log.deliveries.map((d) => d.frame), sent)
+})

@@ -1,0 +1,50 @@
+// Batches what one side of the cluster relay sends in an event-loop turn into one IPC message.
+// Each IPC message costs a serialization and a write to the pipe on one side and a read and a
+// parse on the other; under load, many publishes and deliveries happen in one turn, and one
+// message for all of them divides those costs. Order is kept: a batch holds its messages in
+// the order they were sent, and batches leave in order.
+import { RELAY_TAG, isRelayMessage, type IpcLink, type PrimaryMessage, type WorkerMessage } from './relay-messages.js'
+
+type RelayMessage = WorkerMessage | PrimaryMessage
+
+/** Sent at once when this many wait, so one batch stays a bounded message. */
+const MAX_BATCH = 1024
+
+interface Batch { rt: typeof RELAY_TAG, op: 'batch', messages: RelayMessage[] }
+
+function isBatch (message: unknown): message is Batch {
+  return isRelayMessage(message) && message.op === 'batch' && Array.isArray((message as Batch).messages)
+}
+
+/** `link`, with what is sent in one turn carried as one message, and batches unpacked on receipt. */
+export function batchingLink (link: IpcLink): IpcLink {
+  let queue: RelayMessage[] = []
+  let scheduled: NodeJS.Immediate | undefined
+  const flush = (): void => {
+    if (scheduled !== undefined) clearImmediate(scheduled)
+    scheduled = undefined
+    const messages = queue
+    queue = []
+    if (messages.length === 1) link.send(messages[0]!)
+    else if (messages.length > 1) link.send({ rt: RELAY_TAG, op: 'batch', messages } as unknown as RelayMessage)
+  }
+  return {
+    send (message) {
+      queue.push(message)
+      if (queue.length >= MAX_BATCH) flush()
+      else scheduled ??= setImmediate(flush)
+    },
+    onMessage (listener) {
+      return link.onMessage((message) => {
+        if (!isBatch(message)) {
+          listener(message)
+          return
+        }
+        for (const inner of message.messages) listener(inner)
+      })
+    },
+    onClose (listener) {
+      return link.onClose(listener)
+    }
+  }
+}

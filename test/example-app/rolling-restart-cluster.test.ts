@@ -117,9 +117,11 @@ t.test('kill -USR2 restarts the nodes one at a time: every client moves over and
   const done = waitForOutput(cluster, 'rolling restart done')
   cluster.child.kill('SIGUSR2')
   await done
-  // The last drain's clients may still be waiting out their jitter.
-  await eventually(() => everyone.every((watched) => watched.client.state === 'open' && watched.subscribed && watched.reconnects.length === watched.closes.length),
-    'every client is connected and subscribed again', 30_000)
+  // The last drain's clients may still be waiting out their jitter. A client still away after
+  // 30 s is backing off from failed attempts: the checks below say how many and why.
+  const back = ({ client, subscribed, reconnects, closes }: Watched): boolean => client.state === 'open' && subscribed && reconnects.length === closes.length
+  await eventually(() => everyone.every(back), 'every client is back', 30_000).catch(() => {})
+  t.equal(everyone.filter(back).length, everyone.length, 'every client is connected and subscribed again')
 
   t.match(output(), /rolling restart: stopping node-1[\s\S]*node-1 is ready[\s\S]*rolling restart: stopping node-2[\s\S]*node-2 is ready/, 'node-1, then node-2, each ready before the next')
   t.notMatch(output(), /exited \(/, 'the supervisor did not take the restarts for crashes')
@@ -146,6 +148,6 @@ t.test('kill -USR2 restarts the nodes one at a time: every client moves over and
     t.equal(measured.count, node === 'node-1' ? 40 : 50, `every client of ${node} reconnected`)
     t.ok(measured.spanMs >= 0.75 * DRAIN_MS, `${node}: first to last reconnect ${measured.spanMs} ms, at least 3/4 of the drain window`)
     t.ok(measured.middle80Ms >= 0.5 * DRAIN_MS, `${node}: the middle 80% of reconnects spans ${measured.middle80Ms} ms, at least half the window`)
-    t.ok(measured.fullestTenth <= 0.3, `${node}: at most 30% of the reconnects in any tenth of the window (fullest: ${Math.round(measured.fullestTenth * 100)}%)`)
+    t.ok(measured.fullestTenth <= 0.25, `${node}: at most 25% of the reconnects in any tenth of the window (fullest: ${Math.round(measured.fullestTenth * 100)}%)`)
   }
 })

@@ -8,6 +8,7 @@ import { request } from 'node:http'
 import t from 'tap'
 import WebSocket from 'ws'
 import { waitForOutput } from '../../example-app/cluster/child-process.js'
+import { portOwner } from '../../example-app/cluster/port-owner.js'
 import { CloseCode } from '../../lib/errors.js'
 import type { RealtimeClient } from '../../lib/client/index.js'
 import { startCluster } from '../helpers/cluster-script.js'
@@ -150,4 +151,31 @@ t.test('kill -USR2 restarts the nodes one at a time: every client moves over and
     t.ok(measured.middle80Ms >= 0.5 * DRAIN_MS, `${node}: the middle 80% of reconnects spans ${measured.middle80Ms} ms, at least half the window`)
     t.ok(measured.fullestTenth <= 0.25, `${node}: at most 25% of the reconnects in any tenth of the window (fullest: ${Math.round(measured.fullestTenth * 100)}%)`)
   }
+})
+
+t.test('a rolling restart never stops a node while the other is down: it stops, leaving the cluster to recover', async (t) => {
+  const { cluster, ports: [clusterPort, node1Port, node2Port], output } = await startCluster(t, 'SIGTERM', { DRAIN_MS: String(DRAIN_MS) })
+  const client = watch(openClient(t, `ws://127.0.0.1:${clusterPort}/ws`))
+  await nextEvent(client.client, 'subscribed', undefined, 30_000)
+
+  // node-2 crashes; while the supervisor waits to start it again, a rolling restart is asked for.
+  const node2 = await portOwner(node2Port)
+  if (node2 === undefined) throw new Error('no process listens for node-2')
+  const crashReported = waitForOutput(cluster, 'node-2 exited (SIGKILL)')
+  process.kill(node2.pid, 'SIGKILL')
+  await crashReported
+  const refused = waitForOutput(cluster, 'rolling restart stopped')
+  cluster.child.kill('SIGUSR2')
+  await refused
+  t.match(output(), /rolling restart stopped: node-2 is not ready, so node-1 is not stopped; the other nodes keep serving/)
+  t.notMatch(output(), /stopping node-1/, 'node-1 was left alone')
+  t.equal((await (await fetch(`http://127.0.0.1:${node1Port}/ready`)).json() as { ready: boolean }).ready, true, 'node-1 still serves')
+
+  // Once node-2 is back, the next USR2 goes through.
+  await eventually(() => output().includes('node-2 restarted'), 'node-2 is started again', 30_000)
+  const done = waitForOutput(cluster, 'rolling restart done')
+  cluster.child.kill('SIGUSR2')
+  await done
+  await eventually(() => client.client.state === 'open' && client.subscribed, 'the client is back and subscribed', 30_000)
+  t.ok(client.closes.length >= 1 && client.errors.length === 0, 'the client was moved, and reported no error')
 })

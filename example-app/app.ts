@@ -23,8 +23,6 @@ export interface ExampleAppOptions {
   heartbeatTimeout?: number
   /** Serve /build/ (the bundled page script) from this folder instead of public/build/. */
   pageBuildDir?: string
-  /** Milliseconds app.close() spends draining (1012, spread evenly) before the rest get 1001. */
-  drainOnClose?: number
   /** More options for the realtime plugin (the tests use it to refuse client publishes, say). */
   realtime?: RealtimePluginOptions
   /** Keep chat rooms' history (default); off for a broker without it (MQTT, the cluster broker). */
@@ -49,9 +47,7 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     trustProxy: options.trustProxy ?? false,
     // The router answers 414 to params over 100 characters; channel names may have 200, more
     // when percent-encoded. The route's schema enforces the real limit with a 400.
-    routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH },
-    // Fastify cuts app.close() off at pluginTimeout: a drain needs it above drainOnClose (docs/operations.md).
-    pluginTimeout: 10_000 + (options.drainOnClose ?? 0)
+    routerOptions: { maxParamLength: 4 * MAX_CHANNEL_LENGTH }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // One registry per app: the process' default metrics and the plugin's, served on /metrics.
@@ -61,7 +57,6 @@ export async function buildApp (options: ExampleAppOptions = {}) {
     ...options.realtime,
     path: '/ws',
     metrics: { registry },
-    ...(options.drainOnClose !== undefined && { drainOnClose: options.drainOnClose }),
     contract: contractFor(options),
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.redis !== undefined && { redis: options.redis }),

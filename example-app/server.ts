@@ -1,8 +1,8 @@
 // Runs one node of the example app. `npm start`: port 3000, embedded broker, nothing else
 // needed. Environment: PORT, HOST, NODE_ID, REDIS_URL (join other nodes through Redis, see
 // docs/scaling.md "Through Redis"), MQTT_URL (through an MQTT server instead), TRUST_PROXY, LOG_LEVEL, BUILD_PAGE, PAGE_BUILD_DIR,
-// DRAIN_MS (app.close() drains over that many ms, see docs/operations.md). The cluster script
-// (start-cluster.ts) runs two of these with REDIS_URL and TRUST_PROXY set, behind nginx.
+// DRAIN_MS (SIGTERM drains over that many ms first, see docs/operations.md). The cluster script
+// (start-cluster.ts) runs two of these with REDIS_URL, TRUST_PROXY and DRAIN_MS set, behind nginx.
 import { buildApp } from './app.js'
 import { buildPage } from './build-page.js'
 
@@ -23,21 +23,37 @@ const app = await buildApp({
   // The proxy's own address (127.0.0.1 in the cluster): request.ip is then the client's
   // address as nginx saw it. Trust only proxies you run, or any client can claim any address.
   ...(env.TRUST_PROXY !== undefined && { trustProxy: env.TRUST_PROXY }),
-  ...(env.PAGE_BUILD_DIR !== undefined && { pageBuildDir: env.PAGE_BUILD_DIR }),
-  // A rolling deploy stops nodes one at a time: their clients move over DRAIN_MS, not at once.
-  ...(env.DRAIN_MS !== undefined && { drainOnClose: Number(env.DRAIN_MS) })
+  ...(env.PAGE_BUILD_DIR !== undefined && { pageBuildDir: env.PAGE_BUILD_DIR })
 })
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  // app.close() says goodbye with 1001 to every client (with DRAIN_MS: 1012 spread over that
-  // window first), so they reconnect elsewhere.
-  process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+// A rolling deploy stops nodes one at a time: their clients move over DRAIN_MS, not at once.
+const drainMs = Number(env.DRAIN_MS ?? 0)
+let closed: Promise<void> | undefined
+
+/**
+ * Drains first (1012, spread over `overMs`, while the HTTP API still serves: drainOnClose would
+ * drain inside app.close(), when Fastify already answers every request 503), then closes: the
+ * clients left get 1001. SIGINT during the drain cuts it short.
+ */
+async function stop (overMs: number): Promise<void> {
+  if (overMs > 0 && !app.realtime.draining) await app.realtime.drain({ overMs })
+  closed ??= app.close()
+  await closed
 }
+
+function exitAfter (stopping: Promise<void>): void {
+  stopping.then(() => process.exit(0), () => process.exit(1))
+}
+
+// SIGTERM is how deploys (and the cluster's rolling restart) stop a node: drain over DRAIN_MS.
+// SIGINT (Ctrl-C) stops at once; the clients reconnect elsewhere either way.
+process.once('SIGTERM', () => exitAfter(stop(drainMs)))
+process.once('SIGINT', () => exitAfter(stop(0)))
 
 // Started by start-cluster.ts with an IPC channel: when the launcher goes away, even by
 // SIGKILL, the channel closes and this node stops rather than outliving it.
 if (process.send !== undefined) {
-  process.once('disconnect', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+  process.once('disconnect', () => exitAfter(stop(0)))
 }
 
 await app.listen({ port, host })

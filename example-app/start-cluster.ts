@@ -6,8 +6,11 @@
 // BUILD_PAGE=0 skips bundling the page (it is then served as last built); PAGE_BUILD_DIR
 // bundles it into (and has the nodes serve it from) another folder.
 //
-// A node that exits (a crash, `kill -9`) is reported and started again while the other node
-// keeps serving (see cluster/supervisor.ts). Redis or nginx exiting stops the whole cluster:
+// `kill -USR2 <pid>` (the pid is in the "cluster ready" line) restarts the nodes one at a time
+// (cluster/rolling-restart.ts): each drains its clients over DRAIN_MS (2000 by default) to the
+// other node through nginx, and is ready again before the next one stops.
+// A node that exits by itself (a crash, `kill -9`) is reported and started again while the
+// other node keeps serving (see cluster/supervisor.ts). Redis or nginx exiting stops the whole cluster:
 // no node can serve without them. No child outlives this script, even one killed by SIGKILL:
 // the nodes and the watchers of redis-server and nginx hold an IPC channel to it and stop
 // when it closes.
@@ -18,6 +21,7 @@ import { startNginx } from './cluster/nginx-process.js'
 import { describeTakenPort, portOwner } from './cluster/port-owner.js'
 import { startMosquitto } from './cluster/mosquitto-process.js'
 import { startRedis } from './cluster/redis-process.js'
+import { rollingRestart, type RollingNode } from './cluster/rolling-restart.js'
 import { Supervisor } from './cluster/supervisor.js'
 
 const env = process.env
@@ -29,6 +33,8 @@ if (engine !== 'redis' && engine !== 'mqtt') {
   process.exit(2)
 }
 const redisPort = Number(env.REDIS_PORT ?? (engine === 'mqtt' ? 1883 : 6379))
+// A node stopped by SIGTERM (a rolling restart) moves its clients to the other node over this window.
+const drainMs = env.DRAIN_MS ?? '2000'
 const serverFile = fileURLToPath(new URL('./server.ts', import.meta.url))
 
 function log (line: string): void {
@@ -48,8 +54,9 @@ function prefixOutput (proc: ManagedProcess): void {
 }
 
 // Children are `detached` (own process group) so Ctrl-C reaches only this script, which then
-// stops them in reverse order: nodes first (their clients get 1001 through nginx), then nginx,
-// then Redis, which the nodes' brokers use until they close.
+// stops them in reverse order: nodes first (SIGINT: no drain, there is no node to move to;
+// their clients get 1001 through nginx), then nginx, then Redis, which the nodes' brokers use
+// until they close.
 const running: Array<{ stop: () => Promise<void> }> = []
 let stopping: Promise<never> | undefined
 
@@ -79,7 +86,7 @@ async function startNode (name: string, port: number, engineUrl: string): Promis
     detached: true,
     // The IPC channel: server.ts exits when it closes (this script gone).
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...env, PORT: String(port), NODE_ID: name, [engine === 'mqtt' ? 'MQTT_URL' : 'REDIS_URL']: engineUrl, TRUST_PROXY: '127.0.0.1', BUILD_PAGE: '0' }
+    env: { ...env, PORT: String(port), NODE_ID: name, [engine === 'mqtt' ? 'MQTT_URL' : 'REDIS_URL']: engineUrl, TRUST_PROXY: '127.0.0.1', BUILD_PAGE: '0', DRAIN_MS: drainMs }
   })
   try {
     await waitForPort(node, port)
@@ -104,6 +111,20 @@ async function checkPortsFree (ports: readonly number[]): Promise<void> {
 process.once('SIGINT', () => { stopAll(0).catch(() => process.exit(1)) })
 process.once('SIGTERM', () => { stopAll(0).catch(() => process.exit(1)) })
 
+const nodes: RollingNode[] = []
+let rolling = false
+process.on('SIGUSR2', () => {
+  if (stopping !== undefined) return
+  if (rolling || nodes.length < nodePorts.length) {
+    log(rolling ? 'a rolling restart is under way already' : 'the cluster is still starting; no rolling restart')
+    return
+  }
+  rolling = true
+  rollingRestart(nodes, log).catch((err: unknown) => {
+    if (stopping === undefined) log(`rolling restart stopped: ${(err as Error).message}; the other nodes keep serving`)
+  }).finally(() => { rolling = false })
+})
+
 try {
   await checkPortsFree([clusterPort, ...nodePorts, redisPort])
   // The nodes inherit PAGE_BUILD_DIR and serve the bundle from there.
@@ -117,10 +138,11 @@ try {
   for (const [index, port] of nodePorts.entries()) {
     const name = `node-${index + 1}`
     const supervisor = new Supervisor({ name, log, start: () => startNode(name, port, broker.url), onStart: prefixOutput })
-    running.push(supervisor)
+    running.push({ stop: () => supervisor.stop('SIGINT') })
     await supervisor.start()
+    nodes.push({ supervisor, readyUrl: `http://127.0.0.1:${port}/ready` })
   }
-  log(`cluster ready: http://127.0.0.1:${clusterPort} (nginx) -> nodes ${nodePorts.join(', ')}, ${engine} ${broker.url}; Ctrl-C stops it`)
+  log(`cluster ready: http://127.0.0.1:${clusterPort} (nginx) -> nodes ${nodePorts.join(', ')}, ${engine} ${broker.url}; Ctrl-C stops it, kill -USR2 ${process.pid} restarts the nodes one at a time`)
 } catch (err) {
   log((err as Error).message)
   await stopAll(1)

@@ -27,10 +27,11 @@ function replaceOnce (text: string, pattern: RegExp, replacement: string): strin
 export function renderNginxConfig (template: string, options: NginxConfigOptions): string {
   let text = replaceOnce(template, /^(\s*)listen 127\.0\.0\.1:\d+;$/, `$1listen 127.0.0.1:${options.listenPort};`)
 
-  const serverLines = /^(\s*)server 127\.0\.0\.1:\d+;\n(\s*server 127\.0\.0\.1:\d+;\n)*/m
-  const indent = serverLines.exec(text)?.[1]
+  // Every node gets the first server line's parameters (max_fails=0: see nginx.conf).
+  const serverLines = /^(\s*)server 127\.0\.0\.1:\d+( [^;\n]+)?;\n(\s*server 127\.0\.0\.1:\d+( [^;\n]+)?;\n)*/m
+  const [, indent, parameters = ''] = serverLines.exec(text) ?? []
   if (indent === undefined) throw new Error('nginx.conf: no upstream server lines')
-  text = replaceOnce(text, serverLines, options.nodePorts.map((port) => `${indent}server 127.0.0.1:${port};\n`).join(''))
+  text = replaceOnce(text, serverLines, options.nodePorts.map((port) => `${indent}server 127.0.0.1:${port}${parameters};\n`).join(''))
 
   if (options.proxyTimeout !== undefined) {
     text = replaceOnce(text, /^(\s*)proxy_read_timeout \S+;$/, `$1proxy_read_timeout ${options.proxyTimeout};`)

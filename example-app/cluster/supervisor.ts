@@ -1,7 +1,8 @@
 // Keeps one node of the cluster running: a node that exits is reported and started again
 // after a growing delay, while the other nodes keep serving. A node that keeps exiting is
 // left stopped after `maxRestarts` restarts within `windowMs`, so a broken build does not
-// spin forever.
+// spin forever. `restart()` is a deliberate restart (a rolling restart): not a crash, so
+// neither reported as one nor counted.
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ManagedProcess } from './child-process.js'
 
@@ -22,6 +23,8 @@ export interface SupervisorOptions {
 export class Supervisor {
   readonly name: string
   #current: ManagedProcess | undefined
+  /** The process a deliberate restart is stopping. */
+  #leaving: ManagedProcess | undefined
   #stopping = false
   readonly #restarts: number[] = []
   readonly #options: Required<Omit<SupervisorOptions, 'onStart'>> & Pick<SupervisorOptions, 'onStart'>
@@ -41,9 +44,34 @@ export class Supervisor {
     await this.#launch()
   }
 
-  async stop (): Promise<void> {
+  async stop (signal?: NodeJS.Signals): Promise<void> {
     this.#stopping = true
-    await this.#current?.stop()
+    await Promise.all([this.#current?.stop(signal), this.#leaving?.stop(signal)])
+  }
+
+  /**
+   * Stops the running process with `signal` (SIGTERM: a node drains first), waits for its exit
+   * and starts a new one; resolves once that one serves. Rejects if there is no running process
+   * or the new one does not come up (it is then retried as after a crash).
+   */
+  async restart (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const proc = this.#current
+    if (this.#stopping || proc === undefined) throw new Error(`${this.name} is not running`)
+    // No longer current: its exit is not a crash.
+    this.#current = undefined
+    this.#leaving = proc
+    try {
+      await proc.stop(signal)
+    } finally {
+      this.#leaving = undefined
+    }
+    if (this.#stopping) return
+    try {
+      await this.#launch()
+    } catch (err) {
+      this.#scheduleRestart(`could not start (${firstLine(err)})`)
+      throw err
+    }
   }
 
   async #launch (): Promise<void> {
@@ -79,7 +107,11 @@ export class Supervisor {
       await this.#launch()
       log(`${this.name} restarted`)
     }).catch((err: unknown) => {
-      if (!this.#stopping) this.#scheduleRestart(`could not start (${(err as Error).message.split('\n')[0] ?? ''})`)
+      if (!this.#stopping) this.#scheduleRestart(`could not start (${firstLine(err)})`)
     })
   }
+}
+
+function firstLine (err: unknown): string {
+  return (err as Error).message.split('\n')[0] ?? ''
 }

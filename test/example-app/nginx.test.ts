@@ -30,12 +30,21 @@ t.test('the shipped nginx.conf proxies WebSockets as documented', async (t) => {
   t.match(text, /proxy_send_timeout 3600s;/)
   t.match(text, /^\s*ip_hash;$/m)
   t.match(text, /^\s*# hash \$cookie_rt_affinity consistent;$/m)
-  t.match(text, /server 127\.0\.0\.1:3005;\s*server 127\.0\.0\.1:3006;/)
+  t.match(text, /server 127\.0\.0\.1:3005 max_fails=0;\s*server 127\.0\.0\.1:3006 max_fails=0;/, 'nginx never takes a node out (rolling restarts)')
+  t.match(text, /proxy_next_upstream error timeout http_503;/)
+  t.match(text, /proxy_connect_timeout 5s;/)
   t.match(text, /listen 127\.0\.0\.1:8080;/)
 })
 
 t.test('the config renderer refuses a config it cannot rewrite', async (t) => {
   t.throws(() => renderNginxConfig('events {}', { listenPort: 1, nodePorts: [2] }), /expected exactly one match/)
+})
+
+t.test('the rendered config gives every node the server parameters of nginx.conf', async (t) => {
+  const text = renderNginxConfig(await readFile(nginxConfigFile, 'utf8'), { listenPort: 9000, nodePorts: [4001, 4002, 4003] })
+  const servers = text.match(/^\s*server 127\.0\.0\.1:\d+.*$/gm)?.map((line) => line.trim())
+  t.same(servers, ['server 127.0.0.1:4001 max_fails=0;', 'server 127.0.0.1:4002 max_fails=0;', 'server 127.0.0.1:4003 max_fails=0;'])
+  t.match(text, /listen 127\.0\.0\.1:9000;/)
 })
 
 t.test('a WebSocket through nginx reaches a node, which sees the client address', async (t) => {

@@ -6,16 +6,16 @@ import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { CloseCode } from '../../lib/index.js'
-import { startProcess, waitForOutput, type ManagedProcess } from '../../example-app/cluster/child-process.js'
+import { waitForOutput } from '../../example-app/cluster/child-process.js'
 import { portOwner } from '../../example-app/cluster/port-owner.js'
+import { clusterScript, runScript, startCluster } from '../helpers/cluster-script.js'
 import { freePort } from '../helpers/example-cluster.js'
 import { eventually } from '../helpers/redis-server.js'
 import { nextEvent, openClient } from '../helpers/realtime-client.js'
 import { TestClient } from '../helpers/ws-client.js'
 
-const script = fileURLToPath(new URL('../../example-app/start-cluster.ts', import.meta.url))
 const server = fileURLToPath(new URL('../../example-app/server.ts', import.meta.url))
 
 /** True when a TCP connection to the port is refused: nothing listens there. */
@@ -27,22 +27,9 @@ function portIsFree (port: number): Promise<boolean> {
   })
 }
 
-/**
- * Runs a script with tsx (as the npm scripts do), stopped at teardown if still running:
- * start:cluster with SIGTERM, so that it takes down the children it started.
- */
-function runScript (t: Test, name: string, file: string, env: Record<string, string>, stopSignal: NodeJS.Signals, args: readonly string[] = []): ManagedProcess {
-  // tsx transpiles lib/ differently from tap's loader: its line maps would corrupt the
-  // coverage report, so these children (and their children) record none.
-  const childEnv = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
-  const proc = startProcess(name, process.execPath, ['--import', 'tsx', file, ...args], { env: childEnv })
-  t.teardown(() => proc.stop(stopSignal))
-  return proc
-}
-
 t.test('start:cluster serves through nginx on both nodes and Ctrl-C stops everything', async (t) => {
   const [clusterPort, node1, node2, redisPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
-  const cluster = runScript(t, 'start:cluster', script, {
+  const cluster = runScript(t, 'start:cluster', clusterScript, {
     CLUSTER_PORT: String(clusterPort), NODE_PORTS: `${node1},${node2}`, REDIS_PORT: String(redisPort), BUILD_PAGE: '0', LOG_LEVEL: 'warn'
   }, 'SIGTERM')
   await waitForOutput(cluster, 'cluster ready')
@@ -61,19 +48,6 @@ t.test('start:cluster serves through nginx on both nodes and Ctrl-C stops everyt
   t.equal((await cluster.exited).code, 0)
   for (const port of [clusterPort, node1, node2, redisPort]) t.ok(await portIsFree(port), `nothing listens on ${port} any more`)
 })
-
-/** Starts the cluster script on free ports and waits until it is ready. */
-async function startCluster (t: Test, stopSignal: NodeJS.Signals = 'SIGTERM'): Promise<{ cluster: ManagedProcess, ports: number[], output: () => string }> {
-  const ports = [await freePort(), await freePort(), await freePort(), await freePort()]
-  const [clusterPort, node1, node2, redisPort] = ports
-  const cluster = runScript(t, 'start:cluster', script, {
-    CLUSTER_PORT: String(clusterPort), NODE_PORTS: `${node1},${node2}`, REDIS_PORT: String(redisPort), BUILD_PAGE: '0', LOG_LEVEL: 'warn'
-  }, stopSignal)
-  let output = ''
-  cluster.child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  await waitForOutput(cluster, 'cluster ready')
-  return { cluster, ports, output: () => output }
-}
 
 t.test('a node killed with SIGKILL is restarted, and its clients continue on the other node through nginx', async (t) => {
   const { ports: [clusterPort, node1, node2], output } = await startCluster(t)
@@ -121,7 +95,7 @@ t.test('a start that finds its port taken says which port and by what', async (t
   t.teardown(() => blocker.close())
   const address = blocker.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
-  const cluster = runScript(t, 'start:cluster', script, {
+  const cluster = runScript(t, 'start:cluster', clusterScript, {
     CLUSTER_PORT: String(address.port), NODE_PORTS: `${await freePort()},${await freePort()}`, REDIS_PORT: String(await freePort()), BUILD_PAGE: '0'
   }, 'SIGTERM')
   let output = ''
@@ -133,7 +107,7 @@ t.test('a start that finds its port taken says which port and by what', async (t
 
 t.test('start:cluster -- --engine mqtt runs the nodes on mosquitto: a message crosses from one node to the other', async (t) => {
   const [clusterPort, node1, node2, mqttPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
-  const cluster = runScript(t, 'start:cluster', script, {
+  const cluster = runScript(t, 'start:cluster', clusterScript, {
     CLUSTER_PORT: String(clusterPort), NODE_PORTS: `${node1},${node2}`, REDIS_PORT: String(mqttPort), BUILD_PAGE: '0', LOG_LEVEL: 'warn'
   }, 'SIGTERM', ['--engine', 'mqtt'])
   await waitForOutput(cluster, 'cluster ready')

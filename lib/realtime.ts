@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
 import Type, { IsObject, type Static, type TObject, type TSchema } from 'typebox'
 import { ChannelRegistry } from './channel-registry.js'
+import { ChannelMembership } from './channel-membership.js'
 import { Connection, type TrafficCounters } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
 import { registerBuiltInHandlers } from './builtin-handlers.js'
@@ -30,7 +31,7 @@ import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
 import { LifecycleHooks, closeReason, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
 import { Drainer, type DrainOptions } from './drain.js'
 import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
-import { ChannelHistory, type HistoryOptions, type HistoryResult, type JoinSteps, type SubscribeOutcome } from './history/channel-history.js'
+import { ChannelHistory, type HistoryOptions, type HistoryResult, type SubscribeOutcome } from './history/channel-history.js'
 import { ChannelPayloads } from './channels/channel-payloads.js'
 import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
@@ -84,8 +85,6 @@ export type CustomMessage<Type extends string, Schema extends TSchema> = Static<
 /** `Reply` is what the registered contract (if any) says the message type answers. */
 export type CustomMessageHandler<Message, Reply = unknown> = (message: Message, connection: Connection) => Reply | Promise<Reply>
 
-function ignore (): void {}
-
 // Sockets carry their connection under a symbol so one set of listeners serves them all.
 const kConnection = Symbol('fastify-realtime.connection')
 type TrackedSocket = WebSocket & { [kConnection]?: Connection }
@@ -115,8 +114,7 @@ export class Realtime {
   readonly #sessions: SessionTracker
   readonly #history: ChannelHistory
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
-  /** Channel operations still running, per connection and channel: each waits for the one before. */
-  readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
+  readonly #membership: ChannelMembership
   readonly #arrivalOrder = new ArrivalOrder()
   readonly #drainer = new Drainer()
   #heartbeatTerminations = 0
@@ -160,6 +158,18 @@ export class Realtime {
         userIdOf: (connection) => this.#authorization.userIdOf(connection.user)
       }, presenceRules, broker, log)
       : undefined
+    this.#membership = new ChannelMembership({
+      settings,
+      registry: this.#registry,
+      broker,
+      history: this.#history,
+      presence: this.#presence,
+      hooks: this.#hooks,
+      authorization: this.#authorization,
+      fanOut: this.#fanOut,
+      log,
+      isOpen: (connection) => this.#connections.has(connection.id)
+    })
     registerBuiltInHandlers(this.#dispatcher, this)
     registerPresenceHandlers(this.#dispatcher, this.#presence, (connection, channel) => this.#authorization.check(connection, channel, 'subscribe'))
     this.#sessions = new SessionTracker(settings)
@@ -334,19 +344,12 @@ export class Realtime {
    * Subscribes a connection; resolves once frames of the channel reach this node.
    * Subscribes and unsubscribes of one connection and channel run in request order.
    */
-  async subscribe (connection: Connection, channel: string): Promise<void> {
-    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    const info = this.#presence?.infoFor(connection, channel, undefined)
-    await this.#inOrder(connection, channel, () => this.#join(connection, channel, undefined, undefined, info))
+  subscribe (connection: Connection, channel: string): Promise<void> {
+    return this.#membership.subscribe(connection, channel)
   }
 
-  async unsubscribe (connection: Connection, channel: string): Promise<void> {
-    await this.#inOrder(connection, channel, async () => {
-      if (!this.#registry.remove(connection, channel)) return
-      this.#presence?.leave(connection, channel)
-      if (this.#hooks.unsubscribe.length !== 0) this.#hooks.notify(this.#hooks.unsubscribe, connection, channel)
-      await this.#broker.unsubscribe(channel)
-    })
+  unsubscribe (connection: Connection, channel: string): Promise<void> {
+    return this.#membership.unsubscribe(connection, channel)
   }
 
   /**
@@ -396,25 +399,8 @@ export class Realtime {
    * then the subscription limit. `answer` gets the fields of `subscribed` (recovery,
    * position) before any replayed message is sent; `sentInfo` is the presence info sent.
    */
-  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, sentInfo?: unknown, token?: string): Promise<void> {
-    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    // Presence info is checked before anything is subscribed (`invalid_message`).
-    const info = this.#presence === undefined
-      ? refuseInfo(sentInfo)
-      : this.#presence.infoFor(connection, channel, sentInfo)
-    // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
-    // that is still being authorized.
-    await this.#inOrder(connection, channel, async () => {
-      const granted = token === undefined ? false : this.#checkSubscriptionToken(connection, channel, token)
-      await this.#authorization.check(connection, channel, 'subscribe', granted)
-      // Checked in the same synchronous step as #join's registry add (plain channel) or as
-      // the history join's count of joins under way, so pipelined subscribes cannot overshoot.
-      const limit = this.#settings.maxSubscriptionsPerConnection
-      if (connection.channels.size + this.#history.joining(connection) >= limit && !connection.channels.has(channel)) {
-        throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
-      }
-      await this.#join(connection, channel, since, answer, info)
-    })
+  subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, sentInfo?: unknown, token?: string): Promise<void> {
+    return this.#membership.subscribeFrom(connection, channel, since, answer, sentInfo, token)
   }
 
   /** A client's publish. */
@@ -525,17 +511,6 @@ export class Realtime {
 
   // Internals
 
-  /** True when `token` grants this connection's user `channel`; throws `invalid_token` otherwise. */
-  #checkSubscriptionToken (connection: Connection, channel: string, token: string): true {
-    const tokens = this.#settings.subscriptionTokens
-    const refusal = tokens === undefined
-      ? 'subscription tokens are not enabled on this server'
-      : tokens.refusal(token, this.#authorization.userIdOf(connection.user), channel, Date.now())
-    if (refusal === undefined) return true
-    connection.log.debug({ channel, reason: refusal }, 'subscription token refused')
-    throw new RealtimeError(ErrorCode.INVALID_TOKEN, refusal)
-  }
-
   /** Data from outside the plugin (a device through the MQTT bridge) as a frame, or undefined when refused. */
   readonly #ingest = (channel: string, data: unknown): string | undefined => {
     if (!isValidChannel(channel)) return undefined
@@ -567,97 +542,17 @@ export class Realtime {
     if (this.#history.live.active) this.#history.live.hold(channel, frame)
   }
 
-  async #join (connection: Connection, channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void, info?: unknown): Promise<void> {
-    // A connection that closed while this waited its turn must not re-enter the registry.
-    if (!this.#connections.has(connection.id)) return
-    const history = this.#history.limitsFor(channel)
-    if (history !== undefined) {
-      // Already a member: operations run in order, so it has every message since it joined.
-      if (connection.channels.has(channel)) await this.#history.answerMember(channel, since, answer)
-      else {
-        await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
-        // After `subscribed` here: a replay must follow the answer, and may not wait for presence.
-        await this.#presence?.join(connection, channel, info)
-      }
-      return
-    }
-    // Without history nothing can be recovered (documented): the client reloads what it needs.
-    const outcome = since === undefined ? {} : { recovered: false }
-    // Already a member: operations run in order, so its subscription is live.
-    if (!this.#registry.add(connection, channel)) {
-      answer?.(outcome)
-      return
-    }
-    try {
-      await this.#broker.subscribe(channel)
-    } catch (err) {
-      // The broker holds a reference even when it fails; drop it unless a disconnect already did.
-      if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
-      throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
-    }
-    // Listed before `subscribed` is answered: a presence request after it includes this connection.
-    await this.#presence?.join(connection, channel, info)
-    if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
-    answer?.(outcome)
-  }
-
-  /** A history join takes the broker reference first and enters the registry last. */
-  readonly #joinSteps: JoinSteps = {
-    subscribe: async (channel) => {
-      try {
-        await this.#broker.subscribe(channel)
-      } catch (err) {
-        this.#releaseChannel(channel)
-        throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
-      }
-    },
-    release: (channel) => this.#releaseChannel(channel),
-    isOpen: (connection) => this.#connections.has(connection.id),
-    join: (connection, channel) => {
-      this.#registry.add(connection, channel)
-      if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
-    },
-    write: (connection, frame) => { this.#fanOut.send(frame, [connection]) }
-  }
-
-  /**
-   * Runs `operation` after the previous operation of the same connection and channel has
-   * settled, so pipelined subscribe/unsubscribe requests take effect and are answered in order.
-   */
-  #inOrder (connection: Connection, channel: string, operation: () => Promise<void>): Promise<void> {
-    let queue = this.#channelOperations.get(connection)
-    if (queue === undefined) {
-      queue = new Map()
-      this.#channelOperations.set(connection, queue)
-    }
-    const previous = queue.get(channel)
-    const result = previous === undefined ? operation() : previous.then(operation)
-    const settled = result.then(ignore, ignore)
-    queue.set(channel, settled)
-    settled.then(() => { if (queue.get(channel) === settled) queue.delete(channel) }, ignore)
-    return result
-  }
-
   #inArrivalOrder (connection: Connection, allowed: Promise<void>, deliver: () => Promise<void>): Promise<void> {
     // Without authorize every check settles in the same number of ticks: order holds by itself.
     if (this.#settings.authorize === undefined) return allowed.then(deliver)
     return this.#arrivalOrder.run(connection, allowed, deliver)
   }
 
-  #releaseChannel (channel: string): void {
-    this.#broker.unsubscribe(channel).catch((err: unknown) => {
-      this.#log.warn({ err, channel }, 'broker unsubscribe failed')
-    })
-  }
-
   #remove (connection: Connection): void {
     this.#welcomed.delete(connection)
     if (!this.#connections.delete(connection.id)) return
     this.#sessions.end(connection)
-    for (const channel of this.#registry.removeAll(connection)) {
-      this.#presence?.leave(connection, channel)
-      this.#releaseChannel(channel)
-    }
+    this.#membership.leaveAll(connection)
   }
 
   // One listener of each kind for all sockets; `this` is the socket.
@@ -715,12 +610,4 @@ export class Realtime {
       closed(connection, code, reason)
     }
   })()
-}
-
-/** Without presence, no channel takes presence info. */
-function refuseInfo (sent: unknown): undefined {
-  if (sent !== undefined) {
-    throw new RealtimeError(ErrorCode.INVALID_MESSAGE, 'This channel takes no presence info', [{ path: '/info', message: 'not accepted for this channel' }])
-  }
-  return undefined
 }

@@ -5,12 +5,12 @@ import type WebSocket from 'ws'
 import Type, { IsObject, type Static, type TObject, type TSchema } from 'typebox'
 import { ChannelRegistry } from './channel-registry.js'
 import { ChannelMembership } from './channel-membership.js'
+import { SocketListeners } from './socket-listeners.js'
 import { Connection, type TrafficCounters } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
 import { registerBuiltInHandlers } from './builtin-handlers.js'
 import { ErrorCode, RealtimeError, CloseCode } from './errors.js'
 import { FanOut } from './fanout.js'
-import { releaseUpgradeResponse } from './ws-internals.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
 import { closeGoingAway } from './shutdown.js'
@@ -85,10 +85,6 @@ export type CustomMessage<Type extends string, Schema extends TSchema> = Static<
 /** `Reply` is what the registered contract (if any) says the message type answers. */
 export type CustomMessageHandler<Message, Reply = unknown> = (message: Message, connection: Connection) => Reply | Promise<Reply>
 
-// Sockets carry their connection under a symbol so one set of listeners serves them all.
-const kConnection = Symbol('fastify-realtime.connection')
-type TrackedSocket = WebSocket & { [kConnection]?: Connection }
-
 export class Realtime {
   readonly nodeId: string
   readonly #settings: RealtimeSettings
@@ -115,6 +111,7 @@ export class Realtime {
   readonly #history: ChannelHistory
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   readonly #membership: ChannelMembership
+  readonly #socketListeners: SocketListeners
   readonly #arrivalOrder = new ArrivalOrder()
   readonly #drainer = new Drainer()
   #heartbeatTerminations = 0
@@ -148,6 +145,14 @@ export class Realtime {
         connection.socket.terminate()
       }
     )
+    this.#socketListeners = new SocketListeners({
+      dispatcher: this.#dispatcher,
+      hooks: this.#hooks,
+      heartbeat: this.#heartbeat,
+      rateLimiter: this.#rateLimiter,
+      slowConsumers: this.#slowConsumers,
+      closed: this.#closed
+    })
     const presenceRules = new PresenceRules(settings.channels)
     this.#presence = presenceRules.used
       ? new Presence({
@@ -440,17 +445,7 @@ export class Realtime {
   /** Takes a freshly upgraded socket. Listeners are attached before any await, so no frame is lost. */
   accept (socket: WebSocket, request: FastifyRequest, user?: unknown): Connection {
     const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user, holdIfMidMessage: this.#holdIfMidMessage }, this.#counters)
-    const tracked = socket as TrackedSocket
-    tracked[kConnection] = connection
-    // What an idle connection does not need goes: @fastify/websocket's own error listener closes
-    // over the whole request and reply (one shared listener below does the same job), and the
-    // TCP socket still points at the hijacked HTTP response.
-    socket.removeAllListeners('error')
-    releaseUpgradeResponse(socket)
-    socket.on('error', this.#onSocketError)
-    socket.on('message', this.#onSocketMessage)
-    socket.on('pong', this.#onSocketPong)
-    socket.on('close', this.#onSocketClose)
+    this.#socketListeners.attach(socket, connection)
     this.#connections.set(connection.id, connection)
     this.#sessions.hold(connection, request)
     connection.log.debug({ remoteAddress: connection.remoteAddress }, 'connection opened')
@@ -555,59 +550,12 @@ export class Realtime {
     this.#membership.leaveAll(connection)
   }
 
-  // One listener of each kind for all sockets; `this` is the socket.
-  readonly #onSocketMessage = (() => {
-    const dispatcher = this.#dispatcher
+  readonly #closed = (connection: Connection, code: number, reason: Buffer): void => {
+    this.#remove(connection)
+    this.#connectionsClosed++
     const hooks = this.#hooks
-    // Read at call time: field initializers run before the constructor creates these.
-    const admit = (connection: Connection, data: Buffer): boolean => {
-      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection, data)) return false
-      // A client that sends but does not read would pile up our replies: same cap as fan-out.
-      return this.#slowConsumers.admit(connection, 0)
+    if (hooks.disconnect.length !== 0) {
+      hooks.notify(hooks.disconnect, connection, { code, reason: reason.toString(), lifetimeMs: Date.now() - connection.connectedAt })
     }
-    return function onSocketMessage (this: TrackedSocket, data: Buffer, isBinary: boolean): void {
-      const connection = this[kConnection]
-      if (connection === undefined) return
-      // Only a frame we process counts as alive: a client over its cap that keeps sending but
-      // never reads must still fall to the heartbeat.
-      if (!admit(connection, data)) return
-      connection.alive = true
-      if (hooks.connect.length !== 0 && hooks.holds(connection)) hooks.hold(connection, data, isBinary)
-      else dispatcher.dispatch(connection, data, isBinary)
-    }
-  })()
-
-  // Replaces the route's per-socket errorHandler listener (which closes over the request and
-  // reply). ws emits 'error' for a protocol violation or an oversized frame and closes the
-  // socket itself with the matching code (1002, 1007, 1009): log it, and let that close go out.
-  readonly #onSocketError = function onSocketError (this: TrackedSocket, err: Error): void {
-    this[kConnection]?.log.info({ err }, 'websocket error, connection closing')
   }
-
-  readonly #onSocketPong = (() => {
-    // Read at call time: field initializers run before the constructor creates the heartbeat.
-    const answers = (data: Buffer): boolean => this.#heartbeat.isAnswer(data)
-    return function onSocketPong (this: TrackedSocket, data: Buffer): void {
-      const connection = this[kConnection]
-      // An unsolicited pong (or one for an older ping) says nothing about reading.
-      if (connection !== undefined && answers(data)) connection.alive = true
-    }
-  })()
-
-  readonly #onSocketClose = (() => {
-    const closed = (connection: Connection, code: number, reason: Buffer): void => {
-      this.#remove(connection)
-      this.#connectionsClosed++
-      const hooks = this.#hooks
-      if (hooks.disconnect.length !== 0) {
-        hooks.notify(hooks.disconnect, connection, { code, reason: reason.toString(), lifetimeMs: Date.now() - connection.connectedAt })
-      }
-    }
-    return function onSocketClose (this: TrackedSocket, code: number, reason: Buffer): void {
-      const connection = this[kConnection]
-      if (connection === undefined) return
-      connection.log.debug({ code }, 'connection closed')
-      closed(connection, code, reason)
-    }
-  })()
 }

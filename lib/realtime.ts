@@ -2,10 +2,11 @@
 // the message types. `index.ts` wires it into Fastify; this file knows nothing of routes.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
-import Type, { IsObject, type Static, type TObject, type TSchema } from 'typebox'
+import type { TObject } from 'typebox'
 import { ChannelRegistry } from './channel-registry.js'
 import { ChannelMembership } from './channel-membership.js'
 import { SocketListeners } from './socket-listeners.js'
+import { MessageTypes, type CustomMessage, type CustomMessageHandler } from './message-types.js'
 import { Connection, type TrafficCounters } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
 import { registerBuiltInHandlers } from './builtin-handlers.js'
@@ -19,7 +20,7 @@ import { Authorization } from './authorization.js'
 import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
 import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
-import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
+import { isValidChannel } from './protocol.js'
 import { BROADCAST_CHANNEL, type Broker, type BrokerState, type StreamPosition, type PresenceStats } from './brokers/broker.js'
 import { Presence } from './presence/presence.js'
 import { PresenceRules } from './presence/presence-rules.js'
@@ -79,11 +80,7 @@ export interface RealtimeStats {
   sessionsExpired: number
 }
 
-/** What a registered message type's handler receives: the schema's fields plus `type` and `id`. */
-export type CustomMessage<Type extends string, Schema extends TSchema> = Static<Schema> & { type: Type, id?: string }
-
-/** `Reply` is what the registered contract (if any) says the message type answers. */
-export type CustomMessageHandler<Message, Reply = unknown> = (message: Message, connection: Connection) => Reply | Promise<Reply>
+export type { CustomMessage, CustomMessageHandler } from './message-types.js'
 
 export class Realtime {
   readonly nodeId: string
@@ -99,8 +96,7 @@ export class Realtime {
   readonly #dispatcher = new Dispatcher(this.#counters, this.#hooks)
   readonly #fanOut: FanOut
   readonly #payloads: ChannelPayloads
-  /** Registered message types and their schemas, for the AsyncAPI document. */
-  readonly #messageTypes = new Map<string, TObject>()
+  readonly #messageTypes = new MessageTypes(this.#dispatcher)
   readonly #heartbeat: Heartbeat
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
@@ -302,23 +298,7 @@ export class Realtime {
    * that code, anything else with `internal_error`.
    */
   handle<T extends string, S extends TObject> (type: T, schema: S, handler: CustomMessageHandler<CustomMessage<T, S>, ReplyOf<RegisteredContract, T>>): this {
-    if (typeof type !== 'string' || !CUSTOM_TYPE_PATTERN.test(type)) {
-      throw new TypeError(`fastify-realtime: invalid message type name ${JSON.stringify(type)}`)
-    }
-    if (RESERVED_TYPES.has(type)) throw new TypeError(`fastify-realtime: message type "${type}" is part of the protocol`)
-    if (this.#dispatcher.has(type)) throw new TypeError(`fastify-realtime: message type "${type}" is already registered`)
-    if (!IsObject(schema)) throw new TypeError(`fastify-realtime: the schema of "${type}" must be a Type.Object`)
-    if (typeof handler !== 'function') throw new TypeError(`fastify-realtime: the handler of "${type}" must be a function`)
-
-    this.#messageTypes.set(type, schema)
-    const { properties, required: _required, ...options } = schema
-    const frameSchema = Type.Object({ ...properties, type: Type.Literal(type), id: Type.Optional(RequestId) }, options)
-    this.#dispatcher.register(type, frameSchema, async (message: CustomMessage<T, S>, connection: Connection) => {
-      const result = await handler(message, connection)
-      if (message.id !== undefined) {
-        connection.send(result === undefined ? { type: 'ack', id: message.id } : { type: 'ack', id: message.id, data: result })
-      }
-    })
+    this.#messageTypes.add(type, schema, handler)
     return this
   }
 
@@ -366,7 +346,7 @@ export class Realtime {
       path: this.#settings.path,
       rules: this.#settings.channels.rules,
       contract: this.#settings.contract,
-      messageTypes: this.#messageTypes,
+      messageTypes: this.#messageTypes.schemas,
       allowClientPublish: this.#settings.allowClientPublish,
       info
     })
@@ -374,9 +354,7 @@ export class Realtime {
 
   /** Logs the contract's message types no `handle()` registered: clients would get `unknown_type`. */
   warnAboutContract (): void {
-    for (const type of Object.keys(this.#settings.contract?.messages ?? {})) {
-      if (!this.#messageTypes.has(type)) this.#log.warn({ messageType: type }, 'the contract lists a message type no app.realtime.handle() registered')
-    }
+    this.#messageTypes.warnAboutContract(this.#settings.contract, this.#log)
   }
 
   /**

@@ -6,6 +6,7 @@ import type { TObject } from 'typebox'
 import { ChannelRegistry } from './channel-registry.js'
 import { ChannelMembership } from './channel-membership.js'
 import { SocketListeners } from './socket-listeners.js'
+import { UserConnections } from './user-connections.js'
 import { MessageTypes, type CustomMessage, type CustomMessageHandler } from './message-types.js'
 import { Connection, type TrafficCounters } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
@@ -29,7 +30,7 @@ import type { PresenceUser } from './protocol.js'
 import { SessionTracker } from './sessions/session-tracker.js'
 import { registerRefreshHandler } from './sessions/refresh-handler.js'
 import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
-import { LifecycleHooks, closeReason, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
+import { LifecycleHooks, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
 import { Drainer, type DrainOptions } from './drain.js'
 import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
 import { ChannelHistory, type HistoryOptions, type HistoryResult, type SubscribeOutcome } from './history/channel-history.js'
@@ -108,6 +109,7 @@ export class Realtime {
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
   readonly #membership: ChannelMembership
   readonly #socketListeners: SocketListeners
+  readonly #users: UserConnections
   readonly #arrivalOrder = new ArrivalOrder()
   readonly #drainer = new Drainer()
   #heartbeatTerminations = 0
@@ -171,6 +173,7 @@ export class Realtime {
       log,
       isOpen: (connection) => this.#connections.has(connection.id)
     })
+    this.#users = new UserConnections(this.#connections, this.#authorization, this.#membership, log)
     registerBuiltInHandlers(this.#dispatcher, this)
     registerPresenceHandlers(this.#dispatcher, this.#presence, (connection, channel) => this.#authorization.check(connection, channel, 'subscribe'))
     this.#sessions = new SessionTracker(settings)
@@ -239,21 +242,15 @@ export class Realtime {
 
   /** The connections of a user on this node (`app.realtime.cluster.connectionsOf()` for every node). */
   connectionsOf (userId: string | number): Connection[] {
-    const wanted = String(userId)
-    return [...this.#connections.values()].filter((connection) => this.#authorization.userIdOf(connection.user) === wanted)
+    return this.#users.of(userId)
   }
 
   /**
    * Unsubscribes every connection of a user on this node from `channel` and tells each client
    * (`unsubscribed` without an id); returns how many were subscribed.
    */
-  async unsubscribeUser (userId: string | number, channel: string): Promise<number> {
-    const subscribed = this.connectionsOf(userId).filter((connection) => connection.channels.has(channel))
-    await Promise.all(subscribed.map(async (connection) => {
-      await this.unsubscribe(connection, channel)
-      connection.send({ type: 'unsubscribed', channel })
-    }))
-    return subscribed.length
+  unsubscribeUser (userId: string | number, channel: string): Promise<number> {
+    return this.#users.unsubscribe(userId, channel)
   }
 
   /**
@@ -280,15 +277,7 @@ export class Realtime {
    * a session is revoked or expires. Returns how many were closed.
    */
   disconnectUser (userId: string | number, reason = 'session ended'): number {
-    const wanted = String(userId)
-    let closed = 0
-    for (const connection of this.#connections.values()) {
-      if (this.#authorization.userIdOf(connection.user) !== wanted) continue
-      connection.close(CloseCode.POLICY_VIOLATION, closeReason(reason))
-      closed++
-    }
-    if (closed > 0) this.#log.info({ userId: wanted, connections: closed }, 'disconnected user')
-    return closed
+    return this.#users.disconnect(userId, reason)
   }
 
   /**

@@ -10,12 +10,12 @@ import { ErrorCode, RealtimeError } from './errors.js'
 import type { FanOut } from './fanout.js'
 import type { ChannelHistory, JoinSteps, SubscribeOutcome } from './history/channel-history.js'
 import type { LifecycleHooks } from './hooks/lifecycle-hooks.js'
-import type { ResolvedOptions } from './options.js'
 import type { Presence } from './presence/presence.js'
 import { isValidChannel } from './protocol.js'
+import type { RealtimeSettings } from './realtime-types.js'
 
 export interface MembershipParts {
-  settings: Pick<ResolvedOptions, 'subscriptionTokens'> & { maxSubscriptionsPerConnection: number }
+  settings: Pick<RealtimeSettings, 'subscriptionTokens' | 'maxSubscriptionsPerConnection'>
   registry: ChannelRegistry
   broker: Broker
   history: ChannelHistory

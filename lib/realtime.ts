@@ -1,5 +1,7 @@
 // The plugin's runtime, exposed as `app.realtime`: connections, channels, the broker and
-// the message types. `index.ts` wires it into Fastify; this file knows nothing of routes.
+// the message types, composed from the parts that do each job (channel-membership.ts,
+// socket-listeners.ts, message-types.ts, ...) around the fan-out of delivered frames.
+// `index.ts` wires it into Fastify; this file knows nothing of routes.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
 import type { TObject } from 'typebox'
@@ -20,9 +22,8 @@ import { ArrivalOrder } from './arrival-order.js'
 import { Authorization } from './authorization.js'
 import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
-import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
 import { isValidChannel } from './protocol.js'
-import { BROADCAST_CHANNEL, type Broker, type BrokerState, type StreamPosition, type PresenceStats } from './brokers/broker.js'
+import { BROADCAST_CHANNEL, type Broker, type StreamPosition, type PresenceStats } from './brokers/broker.js'
 import { Presence } from './presence/presence.js'
 import { PresenceRules } from './presence/presence-rules.js'
 import { registerPresenceHandlers } from './presence/presence-handlers.js'
@@ -30,6 +31,7 @@ import type { PresenceUser } from './protocol.js'
 import { SessionTracker } from './sessions/session-tracker.js'
 import { registerRefreshHandler } from './sessions/refresh-handler.js'
 import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
+import type { RealtimeSettings, RealtimeStats } from './realtime-types.js'
 import { LifecycleHooks, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
 import { Drainer, type DrainOptions } from './drain.js'
 import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
@@ -39,48 +41,7 @@ import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
 import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload' |
-'presence' | 'presenceInfo' | 'authenticate' | 'sessionExpiry' | 'refreshLeadTime' | 'subscriptionTokens'> {
-  nodeId: string
-  heartbeatInterval: number
-  heartbeatTimeout: number
-  closeGracePeriod: number
-  maxSubscriptionsPerConnection: number
-  rateLimit: false | RateLimitOptions
-  slowConsumer: SlowConsumerOptions
-  /** When on, published frames go through ws so that they are compressed. */
-  perMessageDeflate: boolean
-  clusterCommandTimeout: number
-  clusterAnnounceInterval: number
-}
-
-export interface RealtimeStats {
-  connections: number
-  channels: number
-  messagesIn: number
-  messagesOut: number
-  errors: number
-  /** Error frames sent, per error code. */
-  errorsByCode: Partial<Record<ErrorCode, number>>
-  bytesOut: number
-  broker: BrokerState
-  nodeId: string
-  /** Connections closed with 1013 for not reading what they were sent. */
-  slowConsumersClosed: number
-  /** Frames skipped for connections over the queued-bytes cap (policy `drop`). */
-  slowConsumerDrops: number
-  /** Incoming frames refused by the rate limit. */
-  rateLimited: number
-  /** Connections closed with 1008 for sustained abuse of the rate limit. */
-  rateLimitClosed: number
-  /** Connections terminated for not answering the heartbeat. */
-  heartbeatTerminations: number
-  /** Connections closed since start (any side, any code). */
-  connectionsClosed: number
-  /** Connections closed with 4001: their session expired without a refresh. */
-  sessionsExpired: number
-}
-
+export type { RealtimeSettings, RealtimeStats } from './realtime-types.js'
 export type { CustomMessage, CustomMessageHandler } from './message-types.js'
 
 export class Realtime {

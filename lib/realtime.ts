@@ -71,7 +71,7 @@ export class Realtime {
   readonly #membership: ChannelMembership
   readonly #socketListeners: SocketListeners
   readonly #users: UserConnections
-  readonly #arrivalOrder = new ArrivalOrder()
+  readonly #arrivalOrder: ArrivalOrder
   readonly #drainer = new Drainer()
   #heartbeatTerminations = 0
   #connectionsClosed = 0
@@ -84,6 +84,7 @@ export class Realtime {
     this.#settings = settings
     this.#payloads = new ChannelPayloads(settings.channels)
     this.#authorization = new Authorization(settings)
+    this.#arrivalOrder = new ArrivalOrder(settings.authorize !== undefined)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
     this.#welcomeRateLimit = settings.rateLimit === false
       ? {}
@@ -340,14 +341,14 @@ export class Realtime {
   async publishFrom (connection: Connection, channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
     const allowed = this.#authorization.check(connection, channel, 'publish')
-    await this.#inArrivalOrder(connection, allowed, () => this.publish(channel, data))
+    await this.#arrivalOrder.run(connection, allowed, () => this.publish(channel, data))
   }
 
   /** A client's chat line, delivered to everyone as `{type:'chat', from, content, ts}`. */
   async chat (connection: Connection, content: string): Promise<void> {
     // A chat line reaches every connection on every node: it needs permission like a publish.
     const allowed = this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
-    await this.#inArrivalOrder(connection, allowed, () => this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now())))
+    await this.#arrivalOrder.run(connection, allowed, () => this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now())))
   }
 
   // Lifecycle, driven by index.ts
@@ -463,12 +464,6 @@ export class Realtime {
       this.cluster.receive(channel, frame)
     }
     if (this.#history.live.active) this.#history.live.hold(channel, frame)
-  }
-
-  #inArrivalOrder (connection: Connection, allowed: Promise<void>, deliver: () => Promise<void>): Promise<void> {
-    // Without authorize every check settles in the same number of ticks: order holds by itself.
-    if (this.#settings.authorize === undefined) return allowed.then(deliver)
-    return this.#arrivalOrder.run(connection, allowed, deliver)
   }
 
   #remove (connection: Connection): void {

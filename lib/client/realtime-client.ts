@@ -3,8 +3,8 @@
 // reports everything else through typed events. This file is the connection's lifecycle and
 // the routing of incoming frames; the parts live beside it: channels.ts and subscription.ts
 // (held channels and their states), requests.ts (ids, timeouts, abort), outbox.ts and
-// send-queue.ts (writing, queueing, pacing, size), liveness.ts (client pings), network.ts
-// (online, offline, visibility), debug-log.ts.
+// send-queue.ts (writing, queueing, pacing, size), liveness.ts and pings.ts (client pings),
+// network.ts (online, offline, visibility), debug-log.ts.
 // Browser-safe: the protocol types are imported as types only (protocol.ts pulls TypeBox in
 // at run time); errors.ts has no imports.
 import type {
@@ -21,6 +21,7 @@ import {
   number, resolveClientOptions, type ClientSettings, type RealtimeClientOptions, type UrlSource, type WebSocketLike
 } from './options.js'
 import { Outbox } from './outbox.js'
+import { Pings } from './pings.js'
 import { Requests, type RequestOptions } from './requests.js'
 import type { ChannelHandler, ChannelSubscription } from './subscription.js'
 import type { StreamPosition, Unrecovered } from './recovery.js'
@@ -107,14 +108,6 @@ export interface Subscription {
   readonly subscription: ChannelSubscription
 }
 
-interface PingWaiter {
-  ts: number
-  resolve: (latency: number) => void
-  reject: (err: Error) => void
-}
-
-const now = (): number => performance.now()
-
 /**
  * `Contract` (a type only: `RealtimeClient<typeof contract>`) types channel names, their data
  * and `request()`; without it channel data is `unknown` or the type parameter of each call.
@@ -149,12 +142,12 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
   readonly #outbox: Outbox
   readonly #channels: Channels
   readonly #log: DebugLog
+  readonly #pings = new Pings((text) => this.#outbox.sendNow(text))
   readonly #liveness = new Liveness(
-    () => this.#sendPing(),
+    () => this.#pings.send(),
     () => { if (this.#socket !== undefined) this.#abandon(this.#socket, CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout') }
   )
 
-  #pings: PingWaiter[] = []
   #offline = false
   #stopWatchingNetwork: (() => void) | undefined
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
@@ -309,14 +302,8 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
 
   /** Measures the round trip now; resolves with the latency in ms (also stored in `latency`). */
   ping (): Promise<number> {
-    return new Promise((resolve, reject) => {
-      if (!this.#outbox.writable) {
-        reject(new RealtimeError(ErrorCode.DISCONNECTED, 'Not connected'))
-        return
-      }
-      const ts = this.#sendPing()
-      this.#pings.push({ ts, resolve, reject })
-    })
+    if (!this.#outbox.writable) return Promise.reject(new RealtimeError(ErrorCode.DISCONNECTED, 'Not connected'))
+    return this.#pings.wait()
   }
 
   /** Connects when `disconnected` (after `disconnect()`, or with `autoConnect: false`); otherwise does nothing. */
@@ -485,7 +472,7 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     const lost = this.#stopping === undefined ? new RealtimeError(ErrorCode.DISCONNECTED) : stoppedError(this.#stopping)
     this.#requests.failSent(lost)
     for (const id of this.#outbox.close()) this.#requests.fail(id, lost)
-    this.#rejectPings(lost)
+    this.#pings.rejectAll(lost)
     this.#channels.dropped()
 
     const stopping = this.#stopping !== undefined || !this.#settings.reconnect || FINAL_CLOSE_CODES.includes(code)
@@ -562,7 +549,7 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     this.#outbox.close()
     this.#outbox.clear()
     this.#requests.failAll(stopped)
-    this.#rejectPings(stopped)
+    this.#pings.rejectAll(stopped)
     // A disconnected client keeps its channels for the next connect().
     if (kind === 'closed') this.#channels.closed(stopped)
     else this.#channels.dropped()
@@ -591,18 +578,6 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
 
   #assertUsable (): void {
     if (this.#state === 'closed') throw stoppedError('closed')
-  }
-
-  #sendPing (): number {
-    const ts = now()
-    this.#outbox.sendNow(JSON.stringify({ type: 'ping', ts }))
-    return ts
-  }
-
-  #rejectPings (err: Error): void {
-    const pings = this.#pings
-    this.#pings = []
-    for (const ping of pings) ping.reject(err)
   }
 
   // Incoming: one route per frame type; a new server frame gets its line here.
@@ -652,11 +627,8 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
   }
 
   #onPong (ts: number): void {
-    const latency = now() - ts
+    const latency = this.#pings.answered(ts)
     this.latency = latency
-    const waiting = this.#pings.filter((ping) => ping.ts === ts)
-    if (waiting.length > 0) this.#pings = this.#pings.filter((ping) => ping.ts !== ts)
-    for (const ping of waiting) ping.resolve(latency)
     this.emit('latency', latency)
   }
 }

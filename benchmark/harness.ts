@@ -152,15 +152,19 @@ export class Generators {
     await Promise.all(this.children.map((child) => child.request({ cmd: 'reset' }, 'reset')))
   }
 
-  async stats (): Promise<{ received: number, histogram: Histogram, cpuPct: number, open: number }> {
+  async stats (): Promise<{ received: number, histogram: Histogram, cpuPct: number, cpuMs: number, open: number, closeCauses: Record<string, number> }> {
     const all = await Promise.all(this.children.map((child) => child.request<GeneratorStats>({ cmd: 'stats' }, 'stats')))
     const histogram = new Histogram()
+    const closeCauses: Record<string, number> = {}
     let cpuPct = 0
+    let cpuMs = 0
     for (const stats of all) {
       histogram.add(stats.histogram)
+      cpuMs += stats.cpuUserMs + stats.cpuSystemMs
       cpuPct += 100 * (stats.cpuUserMs + stats.cpuSystemMs) / Math.max(1, stats.elapsedMs)
+      for (const [cause, count] of Object.entries(stats.closeCauses)) closeCauses[cause] = (closeCauses[cause] ?? 0) + count
     }
-    return { received: all.reduce((sum, s) => sum + s.received, 0), histogram, cpuPct, open: all.reduce((sum, s) => sum + s.open, 0) }
+    return { received: all.reduce((sum, s) => sum + s.received, 0), histogram, cpuPct, cpuMs, open: all.reduce((sum, s) => sum + s.open, 0), closeCauses }
   }
 
   /** Whether every connection received `expected` broadcasts and channel messages, summed over the generators. */

@@ -72,6 +72,8 @@ export interface GeneratorStats {
   received: number
   open: number
   closed: number
+  /** Closes since the last reset by cause: the close code the server sent, or `no close frame`. */
+  closeCauses: Record<string, number>
   histogram: Array<[number, number]>
   cpuUserMs: number
   cpuSystemMs: number
@@ -91,6 +93,7 @@ const LETTER_B = 0x62
 
 let received = 0
 let closedCount = 0
+let closeCauses: Record<string, number> = {}
 const histogram = new Histogram()
 let cpuMark = process.cpuUsage()
 let timeMark = now()
@@ -136,6 +139,8 @@ class RawClient {
   broadcasts = 0
   messages = 0
   #pending: Buffer | null = null
+  /** The code of the close frame the server sent, if any. */
+  #closeCode: number | undefined
   #onSubscribed: ((err?: Error) => void) | null
 
   constructor (command: ConnectCommand, channels: string[], localAddress: string, sampled: boolean, onSubscribed: (err?: Error) => void) {
@@ -155,7 +160,11 @@ class RawClient {
     this.socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     this.socket.on('error', (err) => this.#settle(err))
     this.socket.on('close', () => {
-      if (clients.delete(this)) closedCount++
+      if (clients.delete(this)) {
+        closedCount++
+        const cause = this.#closeCode === undefined ? 'no close frame' : String(this.#closeCode)
+        closeCauses[cause] = (closeCauses[cause] ?? 0) + 1
+      }
       this.#settle(new Error('closed before subscribing'))
     })
   }
@@ -208,7 +217,10 @@ class RawClient {
       if (end > length) break
       if (opcode === OP_TEXT) this.#onText(buf, start, end)
       else if (opcode === OP_PING) this.socket.write(clientFrame(OP_PONG, buf.subarray(start, end)))
-      else if (opcode === OP_CLOSE) this.socket.end()
+      else if (opcode === OP_CLOSE) {
+        this.#closeCode = end - start >= 2 ? buf.readUInt16BE(start) : 1005
+        this.socket.end()
+      }
       offset = end
     }
     if (offset < length) this.#pending = Buffer.from(buf.subarray(offset))
@@ -301,6 +313,7 @@ function stats (): GeneratorStats {
     received,
     open: clients.size,
     closed: closedCount,
+    closeCauses,
     histogram: histogram.toSparse(),
     cpuUserMs: cpu.user / 1000,
     cpuSystemMs: cpu.system / 1000,
@@ -333,6 +346,7 @@ process.on('message', (command: GeneratorCommand) => {
     case 'reset':
       received = 0
       closedCount = 0
+      closeCauses = {}
       histogram.reset()
       cpuMark = process.cpuUsage()
       timeMark = now()

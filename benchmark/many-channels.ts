@@ -43,6 +43,11 @@ export interface ChannelStep {
   redisPublishesPerPublish: number
   redisCommands: Record<string, number>
   serverCpuUsPerDelivery: number
+  /** The same split: in the server's own code (user) and in the kernel (system: mostly socket writes). */
+  serverUserUsPerDelivery: number
+  serverSystemUsPerDelivery: number
+  /** What receiving costs the load generators, which share the machine's cores with the servers. */
+  generatorCpuUsPerDelivery: number
   pass: boolean
 }
 
@@ -95,7 +100,10 @@ async function step (
   const perChannel = config.connections * config.perConnection / config.channels
   await generators.reset()
   if (redis !== undefined) await redis.config('RESETSTAT')
-  const cpuOf = async (): Promise<number> => (await Promise.all(servers.map((server) => server.request<{ ms: number }>({ cmd: 'cpu' }, 'cpu')))).reduce((sum, cpu) => sum + cpu.ms, 0)
+  const cpuOf = async (): Promise<{ userMs: number, systemMs: number }> => {
+    const all = await Promise.all(servers.map((server) => server.request<{ userMs: number, systemMs: number }>({ cmd: 'cpu' }, 'cpu')))
+    return { userMs: all.reduce((sum, cpu) => sum + cpu.userMs, 0), systemMs: all.reduce((sum, cpu) => sum + cpu.systemMs, 0) }
+  }
   const cpuBefore = await cpuOf()
   const published = await Promise.all(servers.map((server, index) => server.request<{ count: number }>({
     cmd: 'spread', prefix: PREFIX, channels: config.channels, rate: rate / servers.length, durationMs: config.stepMs, size: config.size, seed: seed * 10 + index + 1
@@ -115,6 +123,9 @@ async function step (
     }
   }
   const cpuAfter = await cpuOf()
+  const perDelivery = (ms: number): number => 1000 * ms / Math.max(1, stats.received)
+  const userUs = perDelivery(cpuAfter.userMs - cpuBefore.userMs)
+  const systemUs = perDelivery(cpuAfter.systemMs - cpuBefore.systemMs)
   const calls = redis === undefined ? {} : await commandCalls(redis)
   const all = Object.values(calls).reduce((sum, value) => sum + value, 0)
   const p99 = stats.histogram.percentile(0.99)
@@ -129,7 +140,10 @@ async function step (
     redisCommandsPerPublish: redis === undefined ? NaN : all / count,
     redisPublishesPerPublish: redis === undefined ? NaN : ((calls.publish ?? 0) + (calls.spublish ?? 0)) / count,
     redisCommands: calls,
-    serverCpuUsPerDelivery: 1000 * (cpuAfter - cpuBefore) / Math.max(1, stats.received),
+    serverCpuUsPerDelivery: userUs + systemUs,
+    serverUserUsPerDelivery: userUs,
+    serverSystemUsPerDelivery: systemUs,
+    generatorCpuUsPerDelivery: perDelivery(stats.cpuMs),
     pass: stats.received === expected && p99 <= PASS_P99_MS
   }
 }
@@ -210,5 +224,5 @@ export async function runManyChannels (system: System, generators: Generators, c
 
 function logStep (log: (...parts: unknown[]) => void, label: string, s: ChannelStep): void {
   const redis = Number.isNaN(s.redisCommandsPerPublish) ? '' : `, Redis ${fmt(s.redisCommandsPerPublish, 2)} commands/publish (${fmt(s.redisPublishesPerPublish, 2)} PUBLISH)`
-  log(`  ${label} @${s.rate}/s: ${s.received}/${s.expected} delivered, p50 ${fmt(s.p50)} ms p99 ${fmt(s.p99)} ms max ${fmt(s.max)} ms, ${fmt(s.serverCpuUsPerDelivery, 1)} µs server cpu/delivery${redis}${s.pass ? '' : ' FAIL'}`)
+  log(`  ${label} @${s.rate}/s: ${s.received}/${s.expected} delivered, p50 ${fmt(s.p50)} ms p99 ${fmt(s.p99)} ms max ${fmt(s.max)} ms, ${fmt(s.serverCpuUsPerDelivery, 1)} µs server cpu/delivery (user ${fmt(s.serverUserUsPerDelivery, 1)}, kernel ${fmt(s.serverSystemUsPerDelivery, 1)}), generators ${fmt(s.generatorCpuUsPerDelivery, 1)} µs${redis}${s.pass ? '' : ' FAIL'}`)
 }

@@ -51,10 +51,13 @@ export interface OneMachineRun {
   missingBroadcast: number
   missingMessage: number
   duplicated: number
+  /** Connections closed between subscribing and the measurement, by close code or `no close frame`. */
+  closeCauses: Record<string, number>
+  heartbeatTerminations: number
 }
 
 const PLUGIN = { dialect: 'json' as const, path: '/ws' }
-interface ClusterMemory { rss: number, heapUsed: number, connections: number, perWorker: Array<{ rss: number, connections: number }>, primaryRss: number }
+interface ClusterMemory { rss: number, heapUsed: number, connections: number, heartbeatTerminations: number, perWorker: Array<{ rss: number, connections: number }>, primaryRss: number }
 
 /** Waits until `expected` frames arrived, nothing more arrived for 2 s, or `timeoutMs` passed. */
 async function arrival (generators: Generators, expected: number, timeoutMs: number, sentAt: number): Promise<Arrival> {
@@ -90,6 +93,10 @@ export async function runOneMachine (config: OneMachineConfig, log: (...parts: u
     const after = await server.request<ClusterMemory>({ cmd: 'memory' }, 'memory', 120_000)
     const perWorker = after.perWorker.map((worker) => worker.connections)
     log(`  held: ${after.connections.toLocaleString('en-US')} (per worker ${perWorker.join(', ')}), workers' RSS ${fmt(after.rss / 2 ** 20, 0)} MB`)
+    // Why connections that subscribed were lost before the measurement, seen from both sides.
+    const { closeCauses } = await generators.stats()
+    const causes = Object.entries(closeCauses).map(([cause, count]) => `${cause}: ${count}`).join(', ')
+    log(`  closed after subscribing: ${causes === '' ? 'none' : causes}; the workers' heartbeat dropped ${after.heartbeatTerminations}`)
 
     const timed = async (kind: 'broadcast' | 'publish', round: string): Promise<Arrival> => {
       await generators.reset()
@@ -125,7 +132,9 @@ export async function runOneMachine (config: OneMachineConfig, log: (...parts: u
       gotBoth: probe.gotBoth,
       missingBroadcast: probe.missingBroadcast,
       missingMessage: probe.missingMessage,
-      duplicated: probe.duplicated
+      duplicated: probe.duplicated,
+      closeCauses,
+      heartbeatTerminations: after.heartbeatTerminations
     }
   } finally {
     await generators.disconnect().catch(() => {})

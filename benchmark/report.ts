@@ -63,10 +63,14 @@ export function renderMarkdown (results: Results, peers: Array<{ id: string, lab
 }
 
 function renderOneMachine (run: OneMachineRun, config?: { workers: number, generators: number }): string[] {
+  const closeCauses = ({ closeCauses: causes, heartbeatTerminations }: OneMachineRun): string => {
+    const seen = Object.entries(causes ?? {}).map(([cause, count]) => `${cause}: ${num(count)}`)
+    return seen.length === 0 ? '' : ` (${seen.join(', ')}; dropped by the heartbeat: ${num(heartbeatTerminations)})`
+  }
   const row = (label: string, arrival: OneMachineRun['broadcast']): string =>
     `| ${label} | ${num(arrival.received)} | ${num(arrival.p50, 1)} | ${num(arrival.p99, 1)} | ${num(arrival.max, 1)} |`
   return [
-    `(e) ${num(run.held)} subscribed connections held on one machine by ${config?.workers ?? '?'} cluster workers behind one port (${num(run.minPerWorker)} to ${num(run.maxPerWorker)} each), opened by ${config?.generators ?? '?'} load generators: ${num(run.connections)} subscribed during setup, ${num(run.failed)} failed${run.firstError === undefined ? '' : ` (first: ${run.firstError})`}, ${num(run.connections - run.held)} closed before the measurement. ` +
+    `(e) ${num(run.held)} subscribed connections held on one machine by ${config?.workers ?? '?'} cluster workers behind one port (${num(run.minPerWorker)} to ${num(run.maxPerWorker)} each), opened by ${config?.generators ?? '?'} load generators: ${num(run.connections)} subscribed during setup, ${num(run.failed)} failed${run.firstError === undefined ? '' : ` (first: ${run.firstError})`}, ${num(run.connections - run.held)} closed before the measurement${closeCauses(run)}. ` +
     `Setup ${num(run.setupSec, 1)} s (${num(run.setupPerSec)} conn/s); RSS ${num(run.rssPerConnKB, 2)} KB per connection summed over the workers (${num(run.workerRssMB)} MB in all, primary ${num(run.primaryRssMB)} MB).`,
     '',
     '| (e) one message to every connection | arrivals | p50 ms | p99 ms | max ms |',
@@ -92,12 +96,14 @@ function renderManyChannels (runs: Record<string, ManyChannelsRun>, config?: { c
   const common = Math.max(0, ...Object.values(runs)[0]?.steps.map((step) => step.rate)
     .filter((rate) => Object.values(runs).every((run) => run.steps.some((step) => step.rate === rate && step.pass))) ?? [])
   const lines = [
-    `| (f) many channels | max rate passing, pub/s | max rate keeping up, pub/s | p50 ms | p99 ms | Redis commands per publish | of which PUBLISH/SPUBLISH | server CPU per delivery at ${num(common)}/s, µs |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
+    `| (f) many channels | max rate passing, pub/s | max rate keeping up, pub/s | p50 ms | p99 ms | Redis commands per publish | of which PUBLISH/SPUBLISH | server CPU per delivery at ${num(common)}/s, µs: all (own code + kernel) | load generators' CPU per delivery, µs |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
   ]
   for (const [id, run] of Object.entries(runs)) {
-    const cpu = run.steps.find((step) => step.rate === common)?.serverCpuUsPerDelivery
-    lines.push(`| ${MANY_CHANNEL_LABELS[id] ?? id} | ${num(run.maxPassingRate)} | ${num(run.maxKeepingUpRate)} | ${num(run.p50AtMaxPassing, 1)} | ${num(run.p99AtMaxPassing, 1)} | ${num(run.redisCommandsPerPublish, 2)} | ${num(run.redisPublishesPerPublish, 2)} | ${num(cpu, 1)} |`)
+    const step = run.steps.find((candidate) => candidate.rate === common)
+    // Runs recorded before the user/kernel split have only the total.
+    const split = step?.serverUserUsPerDelivery === undefined ? '' : ` (${num(step.serverUserUsPerDelivery, 1)} + ${num(step.serverSystemUsPerDelivery, 1)})`
+    lines.push(`| ${MANY_CHANNEL_LABELS[id] ?? id} | ${num(run.maxPassingRate)} | ${num(run.maxKeepingUpRate)} | ${num(run.p50AtMaxPassing, 1)} | ${num(run.p99AtMaxPassing, 1)} | ${num(run.redisCommandsPerPublish, 2)} | ${num(run.redisPublishesPerPublish, 2)} | ${num(step?.serverCpuUsPerDelivery, 1)}${split} | ${num(step?.generatorCpuUsPerDelivery, 1)} |`)
   }
   if (config !== undefined) {
     lines.push('', `(f) ${num(config.connections)} connections, each subscribed to ${config.perConnection} of ${num(config.channels)} channels (${num(config.connections * config.perConnection / config.channels)} subscribers per channel), ` +

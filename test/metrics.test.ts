@@ -79,6 +79,7 @@ t.test('every metric is served on the app\'s /metrics, with the traffic it count
     realtime_rate_limited_frames_total: 'counter',
     realtime_rate_limit_closed_total: 'counter',
     realtime_heartbeat_terminations_total: 'counter',
+    realtime_sessions_expired_total: 'counter',
     realtime_broker_state: 'gauge',
     realtime_broker_publish_duration_seconds: 'histogram',
     realtime_publish_recipients: 'histogram'

@@ -11,6 +11,8 @@ export interface Peer {
   /** Delivers `data` to every connection (scenario e); peers without it are not run there. */
   broadcast?: (data: BenchData) => void
   connections: () => number
+  /** Connections the server's heartbeat dropped for not answering a ping in time, where the peer counts them. */
+  heartbeatTerminations?: () => number
   close: () => Promise<void>
 }
 
@@ -101,12 +103,12 @@ export function serve (peer: Peer): void {
         gc?.()
         gc?.()
         const usage = process.memoryUsage()
-        process.send?.({ ev: 'memory', rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external, connections: peer.connections() })
+        process.send?.({ ev: 'memory', rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external, connections: peer.connections(), heartbeatTerminations: peer.heartbeatTerminations?.() ?? 0 })
         break
       }
       case 'cpu': {
         const cpu = process.cpuUsage()
-        process.send?.({ ev: 'cpu', ms: (cpu.user + cpu.system) / 1000 })
+        process.send?.({ ev: 'cpu', ms: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000 })
         break
       }
       case 'stop':

@@ -71,6 +71,7 @@ async function handle (command: PeerCommand): Promise<Reply | undefined> {
         rss: sum(replies, 'rss'),
         heapUsed: sum(replies, 'heapUsed'),
         connections: sum(replies, 'connections'),
+        heartbeatTerminations: sum(replies, 'heartbeatTerminations'),
         perWorker: replies.map((reply) => ({ rss: reply.rss, connections: reply.connections })),
         primaryRss: own.rss
       }
@@ -78,7 +79,12 @@ async function handle (command: PeerCommand): Promise<Reply | undefined> {
     case 'cpu': {
       const replies = await gather(workers, 'cpu', (worker) => worker.send(command))
       const own = process.cpuUsage()
-      return { ev: 'cpu', ms: sum(replies, 'ms') + (own.user + own.system) / 1000 }
+      return {
+        ev: 'cpu',
+        ms: sum(replies, 'ms') + (own.user + own.system) / 1000,
+        userMs: sum(replies, 'userMs') + own.user / 1000,
+        systemMs: sum(replies, 'systemMs') + own.system / 1000
+      }
     }
     case 'publish':
     case 'spread': {

@@ -45,5 +45,6 @@ serve({
     app.broadcast(data).catch(reportError)
   },
   connections: () => app.realtime.connectionCount,
+  heartbeatTerminations: () => app.realtime.stats().heartbeatTerminations,
   close: () => app.close()
 })

@@ -130,6 +130,7 @@ export async function createMetrics (options: MetricsOptions): Promise<RealtimeM
   readCounter('rate_limited_frames_total', 'Incoming frames refused by the per-connection rate limit.', (s) => s.rateLimited)
   readCounter('rate_limit_closed_total', 'Connections closed with 1008 for sustained abuse of the rate limit.', (s) => s.rateLimitClosed)
   readCounter('heartbeat_terminations_total', 'Connections terminated for not answering the heartbeat.', (s) => s.heartbeatTerminations)
+  readCounter('sessions_expired_total', 'Connections closed with 4001: their session expired without a refresh.', (s) => s.sessionsExpired)
   // eslint-disable-next-line no-new
   new Gauge({
     name: name('broker_state'),

@@ -3,6 +3,7 @@
 // short and real (the server's timer and the sockets share one clock); nothing asserts a timing.
 import t, { type Test } from 'tap'
 import jwt from '@fastify/jwt'
+import { Registry } from 'prom-client'
 import type { FastifyRequest } from 'fastify'
 import { CloseCode, ErrorCode, type RealtimePluginOptions } from '../../lib/index.js'
 import { startServer } from '../helpers/server.js'
@@ -49,7 +50,9 @@ t.test('a lead time longer than the token life: refresh_needed right after welco
 })
 
 t.test('a session that is not refreshed is closed with 4001 (and others stay open)', async (t) => {
+  const registry = new Registry()
   const { app, sign, connectAs } = await startSessionServer(t, {
+    metrics: { registry },
     // The token says when; here a few hundred ms from the handshake, so the test need not wait for a JWT second.
     sessionExpiry: (user) => (user as User).sub === 'short' ? Date.now() + 300 : undefined
   })
@@ -60,6 +63,7 @@ t.test('a session that is not refreshed is closed with 4001 (and others stay ope
   t.equal(closed.code, CloseCode.SESSION_EXPIRED)
   t.equal(closed.reason, 'session expired')
   t.equal(app.realtime.stats().sessionsExpired, 1)
+  t.match(await registry.metrics(), /^realtime_sessions_expired_total 1$/m, 'and in the Prometheus metrics')
   long.send({ type: 'ping', ts: 1 })
   t.match(await long.nextOfType('pong'), { ts: 1 }, 'the session without expiry stays open')
 })

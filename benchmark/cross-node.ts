@@ -4,9 +4,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { once } from 'node:events'
-import net from 'node:net'
 import { startMosquitto } from '../example-app/cluster/mosquitto-process.js'
 import { Generators, Server, here, publishStep, ramp } from './harness.js'
+import { freePort } from './free-port.js'
 
 export interface CrossNodeRun {
   singleP50: number
@@ -34,16 +34,6 @@ export interface CrossNode {
 
 const PLUGIN = { dialect: 'json' as const, path: '/ws' }
 const SIZE = 256
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as net.AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 export async function startRedis (): Promise<{ url: string, process: ChildProcess }> {
   const port = await freePort()

@@ -8,9 +8,16 @@ function ignore (): void {}
 export class ArrivalOrder {
   /** Per connection: settles once its latest delivery has been handed over or refused. */
   readonly #turns = new WeakMap<object, Promise<void>>()
+  readonly #needed: boolean
+
+  /** `needed` false: without `authorize` every check settles in the same number of ticks, so order holds by itself. */
+  constructor (needed = true) {
+    this.#needed = needed
+  }
 
   /** Calls `deliver` once `allowed` has resolved and every earlier delivery of `key` has been handed over. */
   run (key: object, allowed: Promise<void>, deliver: () => Promise<void>): Promise<void> {
+    if (!this.#needed) return allowed.then(deliver)
     // Handled now, so a refusal that comes before its turn is not an unhandled rejection;
     // it still reaches the caller through `result`.
     allowed.catch(ignore)

@@ -1,15 +1,20 @@
 // The plugin's runtime, exposed as `app.realtime`: connections, channels, the broker and
-// the message types. `index.ts` wires it into Fastify; this file knows nothing of routes.
+// the message types, composed from the parts that do each job (channel-membership.ts,
+// socket-listeners.ts, message-types.ts, ...) around the fan-out of delivered frames.
+// `index.ts` wires it into Fastify; this file knows nothing of routes.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
-import Type, { IsObject, type Static, type TObject, type TSchema } from 'typebox'
+import type { TObject } from 'typebox'
 import { ChannelRegistry } from './channel-registry.js'
+import { ChannelMembership } from './channel-membership.js'
+import { SocketListeners } from './socket-listeners.js'
+import { UserConnections } from './user-connections.js'
+import { MessageTypes, type CustomMessage, type CustomMessageHandler } from './message-types.js'
 import { Connection, type TrafficCounters } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
 import { registerBuiltInHandlers } from './builtin-handlers.js'
 import { ErrorCode, RealtimeError, CloseCode } from './errors.js'
 import { FanOut } from './fanout.js'
-import { releaseUpgradeResponse } from './ws-internals.js'
 import { broadcastFrame, channelFrame, chatFrame } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
 import { closeGoingAway } from './shutdown.js'
@@ -17,9 +22,8 @@ import { ArrivalOrder } from './arrival-order.js'
 import { Authorization } from './authorization.js'
 import { RateLimiter } from './rate-limit.js'
 import { SlowConsumerGuard } from './slow-consumer.js'
-import type { RateLimitOptions, ResolvedOptions, SlowConsumerOptions } from './options.js'
-import { CUSTOM_TYPE_PATTERN, RESERVED_TYPES, RequestId, isValidChannel } from './protocol.js'
-import { BROADCAST_CHANNEL, type Broker, type BrokerState, type StreamPosition, type PresenceStats } from './brokers/broker.js'
+import { isValidChannel } from './protocol.js'
+import { BROADCAST_CHANNEL, type Broker, type StreamPosition, type PresenceStats } from './brokers/broker.js'
 import { Presence } from './presence/presence.js'
 import { PresenceRules } from './presence/presence-rules.js'
 import { registerPresenceHandlers } from './presence/presence-handlers.js'
@@ -27,68 +31,18 @@ import type { PresenceUser } from './protocol.js'
 import { SessionTracker } from './sessions/session-tracker.js'
 import { registerRefreshHandler } from './sessions/refresh-handler.js'
 import type { SubscriptionTokenOptions } from './sessions/subscription-token.js'
-import { LifecycleHooks, closeReason, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
+import type { RealtimeSettings, RealtimeStats } from './realtime-types.js'
+import { LifecycleHooks, type RealtimeHookHandlers, type RealtimeHookName } from './hooks/lifecycle-hooks.js'
 import { Drainer, type DrainOptions } from './drain.js'
 import { ClusterCommands, isClusterChannel } from './cluster/cluster-commands.js'
-import { ChannelHistory, type HistoryOptions, type HistoryResult, type JoinSteps, type SubscribeOutcome } from './history/channel-history.js'
+import { ChannelHistory, type HistoryOptions, type HistoryResult, type SubscribeOutcome } from './history/channel-history.js'
 import { ChannelPayloads } from './channels/channel-payloads.js'
 import type { RegisteredContract, ReplyOf } from './channels/contract-types.js'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiInfo } from './channels/asyncapi.js'
 import type { RealtimeInjector } from './testing/inject-client.js'
 
-export interface RealtimeSettings extends Pick<ResolvedOptions, 'authorize' | 'allowClientPublish' | 'userId' | 'channels' | 'contract' | 'path' | 'maxPayload' |
-'presence' | 'presenceInfo' | 'authenticate' | 'sessionExpiry' | 'refreshLeadTime' | 'subscriptionTokens'> {
-  nodeId: string
-  heartbeatInterval: number
-  heartbeatTimeout: number
-  closeGracePeriod: number
-  maxSubscriptionsPerConnection: number
-  rateLimit: false | RateLimitOptions
-  slowConsumer: SlowConsumerOptions
-  /** When on, published frames go through ws so that they are compressed. */
-  perMessageDeflate: boolean
-  clusterCommandTimeout: number
-  clusterAnnounceInterval: number
-}
-
-export interface RealtimeStats {
-  connections: number
-  channels: number
-  messagesIn: number
-  messagesOut: number
-  errors: number
-  /** Error frames sent, per error code. */
-  errorsByCode: Partial<Record<ErrorCode, number>>
-  bytesOut: number
-  broker: BrokerState
-  nodeId: string
-  /** Connections closed with 1013 for not reading what they were sent. */
-  slowConsumersClosed: number
-  /** Frames skipped for connections over the queued-bytes cap (policy `drop`). */
-  slowConsumerDrops: number
-  /** Incoming frames refused by the rate limit. */
-  rateLimited: number
-  /** Connections closed with 1008 for sustained abuse of the rate limit. */
-  rateLimitClosed: number
-  /** Connections terminated for not answering the heartbeat. */
-  heartbeatTerminations: number
-  /** Connections closed since start (any side, any code). */
-  connectionsClosed: number
-  /** Connections closed with 4001: their session expired without a refresh. */
-  sessionsExpired: number
-}
-
-/** What a registered message type's handler receives: the schema's fields plus `type` and `id`. */
-export type CustomMessage<Type extends string, Schema extends TSchema> = Static<Schema> & { type: Type, id?: string }
-
-/** `Reply` is what the registered contract (if any) says the message type answers. */
-export type CustomMessageHandler<Message, Reply = unknown> = (message: Message, connection: Connection) => Reply | Promise<Reply>
-
-function ignore (): void {}
-
-// Sockets carry their connection under a symbol so one set of listeners serves them all.
-const kConnection = Symbol('fastify-realtime.connection')
-type TrackedSocket = WebSocket & { [kConnection]?: Connection }
+export type { RealtimeSettings, RealtimeStats } from './realtime-types.js'
+export type { CustomMessage, CustomMessageHandler } from './message-types.js'
 
 export class Realtime {
   readonly nodeId: string
@@ -104,8 +58,7 @@ export class Realtime {
   readonly #dispatcher = new Dispatcher(this.#counters, this.#hooks)
   readonly #fanOut: FanOut
   readonly #payloads: ChannelPayloads
-  /** Registered message types and their schemas, for the AsyncAPI document. */
-  readonly #messageTypes = new Map<string, TObject>()
+  readonly #messageTypes = new MessageTypes(this.#dispatcher)
   readonly #heartbeat: Heartbeat
   readonly #authorization: Authorization
   readonly #rateLimiter: RateLimiter | undefined
@@ -115,9 +68,10 @@ export class Realtime {
   readonly #sessions: SessionTracker
   readonly #history: ChannelHistory
   readonly #welcomeRateLimit: { rateLimit?: { messagesPerSecond: number, burst: number } }
-  /** Channel operations still running, per connection and channel: each waits for the one before. */
-  readonly #channelOperations = new WeakMap<Connection, Map<string, Promise<void>>>()
-  readonly #arrivalOrder = new ArrivalOrder()
+  readonly #membership: ChannelMembership
+  readonly #socketListeners: SocketListeners
+  readonly #users: UserConnections
+  readonly #arrivalOrder: ArrivalOrder
   readonly #drainer = new Drainer()
   #heartbeatTerminations = 0
   #connectionsClosed = 0
@@ -130,6 +84,7 @@ export class Realtime {
     this.#settings = settings
     this.#payloads = new ChannelPayloads(settings.channels)
     this.#authorization = new Authorization(settings)
+    this.#arrivalOrder = new ArrivalOrder(settings.authorize !== undefined)
     this.#rateLimiter = settings.rateLimit === false ? undefined : new RateLimiter(settings.rateLimit)
     this.#welcomeRateLimit = settings.rateLimit === false
       ? {}
@@ -150,6 +105,14 @@ export class Realtime {
         connection.socket.terminate()
       }
     )
+    this.#socketListeners = new SocketListeners({
+      dispatcher: this.#dispatcher,
+      hooks: this.#hooks,
+      heartbeat: this.#heartbeat,
+      rateLimiter: this.#rateLimiter,
+      slowConsumers: this.#slowConsumers,
+      closed: this.#closed
+    })
     const presenceRules = new PresenceRules(settings.channels)
     this.#presence = presenceRules.used
       ? new Presence({
@@ -160,6 +123,19 @@ export class Realtime {
         userIdOf: (connection) => this.#authorization.userIdOf(connection.user)
       }, presenceRules, broker, log)
       : undefined
+    this.#membership = new ChannelMembership({
+      settings,
+      registry: this.#registry,
+      broker,
+      history: this.#history,
+      presence: this.#presence,
+      hooks: this.#hooks,
+      authorization: this.#authorization,
+      fanOut: this.#fanOut,
+      log,
+      isOpen: (connection) => this.#connections.has(connection.id)
+    })
+    this.#users = new UserConnections(this.#connections, this.#authorization, this.#membership, log)
     registerBuiltInHandlers(this.#dispatcher, this)
     registerPresenceHandlers(this.#dispatcher, this.#presence, (connection, channel) => this.#authorization.check(connection, channel, 'subscribe'))
     this.#sessions = new SessionTracker(settings)
@@ -228,21 +204,15 @@ export class Realtime {
 
   /** The connections of a user on this node (`app.realtime.cluster.connectionsOf()` for every node). */
   connectionsOf (userId: string | number): Connection[] {
-    const wanted = String(userId)
-    return [...this.#connections.values()].filter((connection) => this.#authorization.userIdOf(connection.user) === wanted)
+    return this.#users.of(userId)
   }
 
   /**
    * Unsubscribes every connection of a user on this node from `channel` and tells each client
    * (`unsubscribed` without an id); returns how many were subscribed.
    */
-  async unsubscribeUser (userId: string | number, channel: string): Promise<number> {
-    const subscribed = this.connectionsOf(userId).filter((connection) => connection.channels.has(channel))
-    await Promise.all(subscribed.map(async (connection) => {
-      await this.unsubscribe(connection, channel)
-      connection.send({ type: 'unsubscribed', channel })
-    }))
-    return subscribed.length
+  unsubscribeUser (userId: string | number, channel: string): Promise<number> {
+    return this.#users.unsubscribe(userId, channel)
   }
 
   /**
@@ -269,15 +239,7 @@ export class Realtime {
    * a session is revoked or expires. Returns how many were closed.
    */
   disconnectUser (userId: string | number, reason = 'session ended'): number {
-    const wanted = String(userId)
-    let closed = 0
-    for (const connection of this.#connections.values()) {
-      if (this.#authorization.userIdOf(connection.user) !== wanted) continue
-      connection.close(CloseCode.POLICY_VIOLATION, closeReason(reason))
-      closed++
-    }
-    if (closed > 0) this.#log.info({ userId: wanted, connections: closed }, 'disconnected user')
-    return closed
+    return this.#users.disconnect(userId, reason)
   }
 
   /**
@@ -287,23 +249,7 @@ export class Realtime {
    * that code, anything else with `internal_error`.
    */
   handle<T extends string, S extends TObject> (type: T, schema: S, handler: CustomMessageHandler<CustomMessage<T, S>, ReplyOf<RegisteredContract, T>>): this {
-    if (typeof type !== 'string' || !CUSTOM_TYPE_PATTERN.test(type)) {
-      throw new TypeError(`fastify-realtime: invalid message type name ${JSON.stringify(type)}`)
-    }
-    if (RESERVED_TYPES.has(type)) throw new TypeError(`fastify-realtime: message type "${type}" is part of the protocol`)
-    if (this.#dispatcher.has(type)) throw new TypeError(`fastify-realtime: message type "${type}" is already registered`)
-    if (!IsObject(schema)) throw new TypeError(`fastify-realtime: the schema of "${type}" must be a Type.Object`)
-    if (typeof handler !== 'function') throw new TypeError(`fastify-realtime: the handler of "${type}" must be a function`)
-
-    this.#messageTypes.set(type, schema)
-    const { properties, required: _required, ...options } = schema
-    const frameSchema = Type.Object({ ...properties, type: Type.Literal(type), id: Type.Optional(RequestId) }, options)
-    this.#dispatcher.register(type, frameSchema, async (message: CustomMessage<T, S>, connection: Connection) => {
-      const result = await handler(message, connection)
-      if (message.id !== undefined) {
-        connection.send(result === undefined ? { type: 'ack', id: message.id } : { type: 'ack', id: message.id, data: result })
-      }
-    })
+    this.#messageTypes.add(type, schema, handler)
     return this
   }
 
@@ -334,19 +280,12 @@ export class Realtime {
    * Subscribes a connection; resolves once frames of the channel reach this node.
    * Subscribes and unsubscribes of one connection and channel run in request order.
    */
-  async subscribe (connection: Connection, channel: string): Promise<void> {
-    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    const info = this.#presence?.infoFor(connection, channel, undefined)
-    await this.#inOrder(connection, channel, () => this.#join(connection, channel, undefined, undefined, info))
+  subscribe (connection: Connection, channel: string): Promise<void> {
+    return this.#membership.subscribe(connection, channel)
   }
 
-  async unsubscribe (connection: Connection, channel: string): Promise<void> {
-    await this.#inOrder(connection, channel, async () => {
-      if (!this.#registry.remove(connection, channel)) return
-      this.#presence?.leave(connection, channel)
-      if (this.#hooks.unsubscribe.length !== 0) this.#hooks.notify(this.#hooks.unsubscribe, connection, channel)
-      await this.#broker.unsubscribe(channel)
-    })
+  unsubscribe (connection: Connection, channel: string): Promise<void> {
+    return this.#membership.unsubscribe(connection, channel)
   }
 
   /**
@@ -358,7 +297,7 @@ export class Realtime {
       path: this.#settings.path,
       rules: this.#settings.channels.rules,
       contract: this.#settings.contract,
-      messageTypes: this.#messageTypes,
+      messageTypes: this.#messageTypes.schemas,
       allowClientPublish: this.#settings.allowClientPublish,
       info
     })
@@ -366,9 +305,7 @@ export class Realtime {
 
   /** Logs the contract's message types no `handle()` registered: clients would get `unknown_type`. */
   warnAboutContract (): void {
-    for (const type of Object.keys(this.#settings.contract?.messages ?? {})) {
-      if (!this.#messageTypes.has(type)) this.#log.warn({ messageType: type }, 'the contract lists a message type no app.realtime.handle() registered')
-    }
+    this.#messageTypes.warnAboutContract(this.#settings.contract, this.#log)
   }
 
   /**
@@ -396,39 +333,22 @@ export class Realtime {
    * then the subscription limit. `answer` gets the fields of `subscribed` (recovery,
    * position) before any replayed message is sent; `sentInfo` is the presence info sent.
    */
-  async subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, sentInfo?: unknown, token?: string): Promise<void> {
-    if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
-    // Presence info is checked before anything is subscribed (`invalid_message`).
-    const info = this.#presence === undefined
-      ? refuseInfo(sentInfo)
-      : this.#presence.infoFor(connection, channel, sentInfo)
-    // Inside the in-order queue, so a pipelined unsubscribe cannot overtake a subscribe
-    // that is still being authorized.
-    await this.#inOrder(connection, channel, async () => {
-      const granted = token === undefined ? false : this.#checkSubscriptionToken(connection, channel, token)
-      await this.#authorization.check(connection, channel, 'subscribe', granted)
-      // Checked in the same synchronous step as #join's registry add (plain channel) or as
-      // the history join's count of joins under way, so pipelined subscribes cannot overshoot.
-      const limit = this.#settings.maxSubscriptionsPerConnection
-      if (connection.channels.size + this.#history.joining(connection) >= limit && !connection.channels.has(channel)) {
-        throw new RealtimeError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `At most ${limit} subscriptions per connection`)
-      }
-      await this.#join(connection, channel, since, answer, info)
-    })
+  subscribeFrom (connection: Connection, channel: string, since?: StreamPosition, answer?: (outcome: SubscribeOutcome) => void, sentInfo?: unknown, token?: string): Promise<void> {
+    return this.#membership.subscribeFrom(connection, channel, since, answer, sentInfo, token)
   }
 
   /** A client's publish. */
   async publishFrom (connection: Connection, channel: string, data: unknown): Promise<void> {
     if (!isValidChannel(channel)) throw new RealtimeError(ErrorCode.INVALID_CHANNEL)
     const allowed = this.#authorization.check(connection, channel, 'publish')
-    await this.#inArrivalOrder(connection, allowed, () => this.publish(channel, data))
+    await this.#arrivalOrder.run(connection, allowed, () => this.publish(channel, data))
   }
 
   /** A client's chat line, delivered to everyone as `{type:'chat', from, content, ts}`. */
   async chat (connection: Connection, content: string): Promise<void> {
     // A chat line reaches every connection on every node: it needs permission like a publish.
     const allowed = this.#authorization.check(connection, BROADCAST_CHANNEL, 'chat')
-    await this.#inArrivalOrder(connection, allowed, () => this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now())))
+    await this.#arrivalOrder.run(connection, allowed, () => this.#broker.publish(BROADCAST_CHANNEL, chatFrame(connection.id, content, Date.now())))
   }
 
   // Lifecycle, driven by index.ts
@@ -454,17 +374,7 @@ export class Realtime {
   /** Takes a freshly upgraded socket. Listeners are attached before any await, so no frame is lost. */
   accept (socket: WebSocket, request: FastifyRequest, user?: unknown): Connection {
     const connection = new Connection({ socket, remoteAddress: request.ip, log: request.log, user, holdIfMidMessage: this.#holdIfMidMessage }, this.#counters)
-    const tracked = socket as TrackedSocket
-    tracked[kConnection] = connection
-    // What an idle connection does not need goes: @fastify/websocket's own error listener closes
-    // over the whole request and reply (one shared listener below does the same job), and the
-    // TCP socket still points at the hijacked HTTP response.
-    socket.removeAllListeners('error')
-    releaseUpgradeResponse(socket)
-    socket.on('error', this.#onSocketError)
-    socket.on('message', this.#onSocketMessage)
-    socket.on('pong', this.#onSocketPong)
-    socket.on('close', this.#onSocketClose)
+    this.#socketListeners.attach(socket, connection)
     this.#connections.set(connection.id, connection)
     this.#sessions.hold(connection, request)
     connection.log.debug({ remoteAddress: connection.remoteAddress }, 'connection opened')
@@ -525,17 +435,6 @@ export class Realtime {
 
   // Internals
 
-  /** True when `token` grants this connection's user `channel`; throws `invalid_token` otherwise. */
-  #checkSubscriptionToken (connection: Connection, channel: string, token: string): true {
-    const tokens = this.#settings.subscriptionTokens
-    const refusal = tokens === undefined
-      ? 'subscription tokens are not enabled on this server'
-      : tokens.refusal(token, this.#authorization.userIdOf(connection.user), channel, Date.now())
-    if (refusal === undefined) return true
-    connection.log.debug({ channel, reason: refusal }, 'subscription token refused')
-    throw new RealtimeError(ErrorCode.INVALID_TOKEN, refusal)
-  }
-
   /** Data from outside the plugin (a device through the MQTT bridge) as a frame, or undefined when refused. */
   readonly #ingest = (channel: string, data: unknown): string | undefined => {
     if (!isValidChannel(channel)) return undefined
@@ -567,160 +466,19 @@ export class Realtime {
     if (this.#history.live.active) this.#history.live.hold(channel, frame)
   }
 
-  async #join (connection: Connection, channel: string, since: StreamPosition | undefined, answer?: (outcome: SubscribeOutcome) => void, info?: unknown): Promise<void> {
-    // A connection that closed while this waited its turn must not re-enter the registry.
-    if (!this.#connections.has(connection.id)) return
-    const history = this.#history.limitsFor(channel)
-    if (history !== undefined) {
-      // Already a member: operations run in order, so it has every message since it joined.
-      if (connection.channels.has(channel)) await this.#history.answerMember(channel, since, answer)
-      else {
-        await this.#history.join(connection, channel, history, since, this.#joinSteps, answer)
-        // After `subscribed` here: a replay must follow the answer, and may not wait for presence.
-        await this.#presence?.join(connection, channel, info)
-      }
-      return
-    }
-    // Without history nothing can be recovered (documented): the client reloads what it needs.
-    const outcome = since === undefined ? {} : { recovered: false }
-    // Already a member: operations run in order, so its subscription is live.
-    if (!this.#registry.add(connection, channel)) {
-      answer?.(outcome)
-      return
-    }
-    try {
-      await this.#broker.subscribe(channel)
-    } catch (err) {
-      // The broker holds a reference even when it fails; drop it unless a disconnect already did.
-      if (this.#registry.remove(connection, channel)) this.#releaseChannel(channel)
-      throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
-    }
-    // Listed before `subscribed` is answered: a presence request after it includes this connection.
-    await this.#presence?.join(connection, channel, info)
-    if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
-    answer?.(outcome)
-  }
-
-  /** A history join takes the broker reference first and enters the registry last. */
-  readonly #joinSteps: JoinSteps = {
-    subscribe: async (channel) => {
-      try {
-        await this.#broker.subscribe(channel)
-      } catch (err) {
-        this.#releaseChannel(channel)
-        throw err instanceof RealtimeError ? err : new RealtimeError(ErrorCode.BROKER_UNAVAILABLE)
-      }
-    },
-    release: (channel) => this.#releaseChannel(channel),
-    isOpen: (connection) => this.#connections.has(connection.id),
-    join: (connection, channel) => {
-      this.#registry.add(connection, channel)
-      if (this.#hooks.subscribe.length !== 0) this.#hooks.notify(this.#hooks.subscribe, connection, channel)
-    },
-    write: (connection, frame) => { this.#fanOut.send(frame, [connection]) }
-  }
-
-  /**
-   * Runs `operation` after the previous operation of the same connection and channel has
-   * settled, so pipelined subscribe/unsubscribe requests take effect and are answered in order.
-   */
-  #inOrder (connection: Connection, channel: string, operation: () => Promise<void>): Promise<void> {
-    let queue = this.#channelOperations.get(connection)
-    if (queue === undefined) {
-      queue = new Map()
-      this.#channelOperations.set(connection, queue)
-    }
-    const previous = queue.get(channel)
-    const result = previous === undefined ? operation() : previous.then(operation)
-    const settled = result.then(ignore, ignore)
-    queue.set(channel, settled)
-    settled.then(() => { if (queue.get(channel) === settled) queue.delete(channel) }, ignore)
-    return result
-  }
-
-  #inArrivalOrder (connection: Connection, allowed: Promise<void>, deliver: () => Promise<void>): Promise<void> {
-    // Without authorize every check settles in the same number of ticks: order holds by itself.
-    if (this.#settings.authorize === undefined) return allowed.then(deliver)
-    return this.#arrivalOrder.run(connection, allowed, deliver)
-  }
-
-  #releaseChannel (channel: string): void {
-    this.#broker.unsubscribe(channel).catch((err: unknown) => {
-      this.#log.warn({ err, channel }, 'broker unsubscribe failed')
-    })
-  }
-
   #remove (connection: Connection): void {
     this.#welcomed.delete(connection)
     if (!this.#connections.delete(connection.id)) return
     this.#sessions.end(connection)
-    for (const channel of this.#registry.removeAll(connection)) {
-      this.#presence?.leave(connection, channel)
-      this.#releaseChannel(channel)
-    }
+    this.#membership.leaveAll(connection)
   }
 
-  // One listener of each kind for all sockets; `this` is the socket.
-  readonly #onSocketMessage = (() => {
-    const dispatcher = this.#dispatcher
+  readonly #closed = (connection: Connection, code: number, reason: Buffer): void => {
+    this.#remove(connection)
+    this.#connectionsClosed++
     const hooks = this.#hooks
-    // Read at call time: field initializers run before the constructor creates these.
-    const admit = (connection: Connection, data: Buffer): boolean => {
-      if (this.#rateLimiter !== undefined && !this.#rateLimiter.admit(connection, data)) return false
-      // A client that sends but does not read would pile up our replies: same cap as fan-out.
-      return this.#slowConsumers.admit(connection, 0)
+    if (hooks.disconnect.length !== 0) {
+      hooks.notify(hooks.disconnect, connection, { code, reason: reason.toString(), lifetimeMs: Date.now() - connection.connectedAt })
     }
-    return function onSocketMessage (this: TrackedSocket, data: Buffer, isBinary: boolean): void {
-      const connection = this[kConnection]
-      if (connection === undefined) return
-      // Only a frame we process counts as alive: a client over its cap that keeps sending but
-      // never reads must still fall to the heartbeat.
-      if (!admit(connection, data)) return
-      connection.alive = true
-      if (hooks.connect.length !== 0 && hooks.holds(connection)) hooks.hold(connection, data, isBinary)
-      else dispatcher.dispatch(connection, data, isBinary)
-    }
-  })()
-
-  // Replaces the route's per-socket errorHandler listener (which closes over the request and
-  // reply). ws emits 'error' for a protocol violation or an oversized frame and closes the
-  // socket itself with the matching code (1002, 1007, 1009): log it, and let that close go out.
-  readonly #onSocketError = function onSocketError (this: TrackedSocket, err: Error): void {
-    this[kConnection]?.log.info({ err }, 'websocket error, connection closing')
   }
-
-  readonly #onSocketPong = (() => {
-    // Read at call time: field initializers run before the constructor creates the heartbeat.
-    const answers = (data: Buffer): boolean => this.#heartbeat.isAnswer(data)
-    return function onSocketPong (this: TrackedSocket, data: Buffer): void {
-      const connection = this[kConnection]
-      // An unsolicited pong (or one for an older ping) says nothing about reading.
-      if (connection !== undefined && answers(data)) connection.alive = true
-    }
-  })()
-
-  readonly #onSocketClose = (() => {
-    const closed = (connection: Connection, code: number, reason: Buffer): void => {
-      this.#remove(connection)
-      this.#connectionsClosed++
-      const hooks = this.#hooks
-      if (hooks.disconnect.length !== 0) {
-        hooks.notify(hooks.disconnect, connection, { code, reason: reason.toString(), lifetimeMs: Date.now() - connection.connectedAt })
-      }
-    }
-    return function onSocketClose (this: TrackedSocket, code: number, reason: Buffer): void {
-      const connection = this[kConnection]
-      if (connection === undefined) return
-      connection.log.debug({ code }, 'connection closed')
-      closed(connection, code, reason)
-    }
-  })()
-}
-
-/** Without presence, no channel takes presence info. */
-function refuseInfo (sent: unknown): undefined {
-  if (sent !== undefined) {
-    throw new RealtimeError(ErrorCode.INVALID_MESSAGE, 'This channel takes no presence info', [{ path: '/info', message: 'not accepted for this channel' }])
-  }
-  return undefined
 }

@@ -5,25 +5,15 @@
 // publishing at a rate is split over the workers, a one-off send goes to the first worker.
 import cluster, { type Worker } from 'node:cluster'
 import { once } from 'node:events'
-import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { startClusterRelay } from '../../lib/index.js'
 import type { PeerCommand } from './peer-control.js'
+import { freePort } from '../free-port.js'
 
 interface Reply { ev: string, [key: string]: unknown }
 
 const count = Number(process.env.BENCH_WORKERS ?? 2)
 if (!Number.isInteger(count) || count < 1) throw new Error(`BENCH_WORKERS must be a positive integer, not ${process.env.BENCH_WORKERS ?? ''}`)
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as net.AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 const port = await freePort()
 cluster.setupPrimary({ exec: fileURLToPath(new URL('./plugin.ts', import.meta.url)) })

@@ -2,8 +2,9 @@
 // listens on another (a subscribed connection cannot publish). A node delivers only what
 // comes back from Redis, never its own publish on the side: each subscriber gets each frame
 // once, and every node sees a channel's frames in the one order Redis gave them.
+// How its connections are opened and closed lives in redis-connections.ts.
 import type { FastifyBaseLogger } from 'fastify'
-import { Redis, Cluster, type RedisOptions } from 'ioredis'
+import type { Redis, Cluster, RedisOptions } from 'ioredis'
 import { ErrorCode, RealtimeError } from '../errors.js'
 import type { Broker, BrokerContext, BrokerListener, BrokerState } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
@@ -12,6 +13,9 @@ import { envelopeHeader, parseEnvelope } from './envelope.js'
 import { RedisHistory } from './redis-history.js'
 import { LinkWatch, dropLink, isCommandTimeout, withDeadline } from './redis-link-watch.js'
 import { RedisPresence } from './redis-presence.js'
+import {
+  createConnection, duplicateForSubscribing, endedClientMessage, isCluster, quit, waitUntilReady, type RedisConnection
+} from './redis-connections.js'
 
 export interface RedisBrokerOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With `sharded`, one node of the cluster. */
@@ -39,14 +43,9 @@ export interface RedisBrokerOptions {
   pingInterval?: number
 }
 
-type RedisConnection = Redis | Cluster
-
 const DEFAULT_KEY_PREFIX = 'fastify-realtime:'
-const QUIT_TIMEOUT = 2000
 const DEFAULT_COMMAND_TIMEOUT = 5000
 const DEFAULT_PING_INTERVAL = 5000
-/** TCP keepalive idle time for the broker's connections (ioredis' default 0 leaves the OS' two hours). */
-const DEFAULT_KEEP_ALIVE = 10_000
 
 export class RedisBroker implements Broker {
   readonly #options: RedisBrokerOptions
@@ -152,7 +151,7 @@ export class RedisBroker implements Broker {
     // An ended client never reconnects: no use starting (even degraded) on it.
     if (client !== undefined && client.status === 'end') throw new Error('fastify-realtime: ' + endedClientMessage)
     if (client === undefined) {
-      this.#publisher = this.#createConnection(connectionName + ':pub')
+      this.#publisher = createConnection(this.#options, this.#sharded, connectionName + ':pub', this.#commandTimeout)
       this.#ownsPublisher = true
     } else {
       this.#publisher = client
@@ -369,103 +368,6 @@ export class RedisBroker implements Broker {
       this.#log?.warn({ redis: this.#address, channels: this.#subscribed.size }, 'Redis available again: subscriptions restored')
     }
   }
-
-  #createConnection (connectionName: string): RedisConnection {
-    // No offline queue and no retry: a PUBLISH Redis has not answered when the link drops is
-    // rejected then, never written again after the reconnect (Redis may have delivered it
-    // already: a resend would deliver it twice), and never left waiting while Redis is away.
-    // `commandTimeout` also bounds the handshake of a reconnect (its ready check), which our
-    // deadlines do not see.
-    const liveness = { keepAlive: this.#options.redis?.keepAlive ?? DEFAULT_KEEP_ALIVE, commandTimeout: this.#commandTimeout }
-    const overrides = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName, ...liveness }
-    const { url, redis } = this.#options
-    if (this.#sharded) {
-      return new Cluster([url ?? { host: redis?.host ?? '127.0.0.1', port: redis?.port ?? 6379 }], {
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        redisOptions: { ...redis, maxRetriesPerRequest: 0, connectionName, ...liveness }
-      })
-    }
-    return url === undefined ? new Redis({ ...redis, ...overrides }) : new Redis(url, { ...redis, ...overrides })
-  }
-}
-
-function duplicateForSubscribing (connection: RedisConnection, sharded: boolean, connectionName: string, commandTimeout: number): RedisConnection {
-  // Our own resubscription (on 'ready') replaces ioredis' so the broker knows when it is done;
-  // no offline queue, so a SUBSCRIBE while Redis is away fails instead of waiting. A command
-  // unanswered when the link drops must settle: with `autoResendUnfulfilledCommands` off,
-  // ioredis would otherwise drop it with its promise pending forever, and the channel's
-  // queue with it. `maxRetriesPerRequest: 0` rejects it on the drop; its interest stays, so
-  // the restore on the next 'ready' takes the channel again.
-  const overrides = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    autoResubscribe: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0
-  }
-  if (isCluster(connection)) {
-    // On a cluster one shard can drop while the others (and the cluster's 'ready') stay:
-    // ioredis' subscriber group takes a returning shard's channels again, so its own
-    // resubscription is left on here.
-    const redisOptions = connection.options.redisOptions
-    return connection.duplicate([], {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      shardedSubscribers: sharded,
-      redisOptions: { ...redisOptions, maxRetriesPerRequest: 0, connectionName, commandTimeout, keepAlive: keepAliveOf(redisOptions?.keepAlive) }
-    })
-  }
-  return connection.duplicate({ ...overrides, connectionName, commandTimeout, keepAlive: keepAliveOf(connection.options.keepAlive) })
-}
-
-/** A keepalive the user chose, or ours: ioredis' default 0 means the OS' idle time of two hours. */
-function keepAliveOf (configured: number | undefined): number {
-  return configured !== undefined && configured > 0 ? configured : DEFAULT_KEEP_ALIVE
-}
-
-function isCluster (connection: RedisConnection): connection is Cluster {
-  return connection.isCluster
-}
-
-/**
- * Resolves when the user's client is ready; connects a lazy one. One that had ended is
- * refused by start() already; one that ends while we wait rejects instead of hanging.
- */
-async function waitUntilReady (connection: RedisConnection): Promise<void> {
-  if (connection.status === 'ready') return
-  if (connection.status === 'wait') {
-    // `lazyConnect: true` and nothing sent yet: it would wait for a command forever.
-    await connection.connect()
-    return
-  }
-  await new Promise<void>((resolve, reject) => {
-    const settle = (): void => {
-      connection.off('ready', onReady)
-      connection.off('error', onError)
-      connection.off('end', onEnd)
-    }
-    const onReady = (): void => { settle(); resolve() }
-    const onError = (err: Error): void => { settle(); reject(err) }
-    const onEnd = (): void => { settle(); reject(new Error(endedClientMessage)) }
-    connection.once('ready', onReady)
-    connection.once('error', onError)
-    connection.once('end', onEnd)
-  })
-}
-
-const endedClientMessage = 'redis.client has ended (quit or disconnected) and will not reconnect; pass a client that is connected or connecting'
-
-async function quit (connection: RedisConnection): Promise<void> {
-  if (connection.status !== 'ready') {
-    connection.disconnect()
-    return
-  }
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, QUIT_TIMEOUT) })
-  await Promise.race([connection.quit().then(() => {}, () => {}), timeout])
-  clearTimeout(timer)
-  connection.disconnect()
 }
 
 /** Where Redis is, for messages: host and port, never credentials. */

@@ -1,14 +1,15 @@
 // RealtimeClient: one logical connection to a fastify-realtime server that survives
 // reconnects. It keeps what the user asked for (channels, queued frames) across sockets and
-// reports everything else through typed events. This file is the connection's lifecycle and
-// the routing of incoming frames; the parts live beside it: channels.ts and subscription.ts
-// (held channels and their states), requests.ts (ids, timeouts, abort), outbox.ts and
-// send-queue.ts (writing, queueing, pacing, size), liveness.ts (client pings), network.ts
-// (online, offline, visibility), debug-log.ts.
+// reports everything else through typed events (client-events.ts). This file is the
+// connection's lifecycle and the routing of incoming frames; the parts live beside it:
+// channels.ts and subscription.ts (held channels and their states), requests.ts (ids,
+// timeouts, abort), outbox.ts and send-queue.ts (writing, queueing, pacing, size),
+// liveness.ts and pings.ts (client pings), network.ts (online, offline, visibility),
+// debug-log.ts.
 // Browser-safe: the protocol types are imported as types only (protocol.ts pulls TypeBox in
 // at run time); errors.ts has no imports.
 import type {
-  BroadcastMessage, ChannelMessage, ChatBroadcastMessage, ErrorMessage, PongMessage, ServerMessage,
+  BroadcastMessage, ChannelMessage, ChatBroadcastMessage, ErrorMessage, PongMessage,
   SubscribedMessage, UnsubscribedMessage, WelcomeMessage, AckMessage, PresenceDiffMessage, PresenceUser
 } from '../protocol.js'
 import { CloseCode, ErrorCode, FINAL_CLOSE_CODES, RealtimeError } from '../errors.js'
@@ -21,27 +22,15 @@ import {
   number, resolveClientOptions, type ClientSettings, type RealtimeClientOptions, type UrlSource, type WebSocketLike
 } from './options.js'
 import { Outbox } from './outbox.js'
+import { Pings } from './pings.js'
 import { Requests, type RequestOptions } from './requests.js'
 import type { ChannelHandler, ChannelSubscription } from './subscription.js'
 import type { StreamPosition, Unrecovered } from './recovery.js'
 import { TypedEmitter } from './typed-emitter.js'
-import { emitPresenceDiff, requestPresence, requestPresenceStats, type PresenceClientEvents, type PresenceCounts } from './presence.js'
+import type { ConnectionState, IncomingFrame, RealtimeClientEvents } from './client-events.js'
+import { emitPresenceDiff, requestPresence, requestPresenceStats, type PresenceCounts } from './presence.js'
 import { SessionRefresher, currentToken, urlWithToken } from './session.js'
 import type { ChannelArgument, DataArgument, MessageType, RealtimeContract, ReplyOf, RequestFields } from './contract-types.js'
-
-/**
- * `connecting` (first connect, or after `connect()`), `open` (welcomed by the server),
- * `reconnecting` (waiting or retrying), `disconnected` (by `disconnect()`, or not yet
- * connected with `autoConnect: false`; `connect()` resumes), `closed` (final).
- */
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'disconnected' | 'closed'
-
-export interface CloseInfo {
-  code: number
-  reason: string
-  /** False when the client stops here: `close()`/`disconnect()` was called, the code is final, or the attempts are used up. */
-  willReconnect: boolean
-}
 
 /** A frame the client may send: a built-in type or one registered with `app.realtime.handle()`. */
 export interface OutgoingMessage {
@@ -49,39 +38,7 @@ export interface OutgoingMessage {
   [field: string]: unknown
 }
 
-/** Any server frame, including application types the protocol does not define. */
-export type IncomingFrame = ServerMessage | { type: string, [field: string]: unknown }
-
-export interface RealtimeClientEvents extends PresenceClientEvents {
-  /** Every state change. */
-  state: ConnectionState
-  /** The server welcomed the connection (`connectionId`, `nodeId` are set); channels are being resubscribed, queued frames sent. */
-  open: { reconnected: boolean }
-  /** The socket closed (or was given up as dead). */
-  close: CloseInfo
-  /** A reconnect is scheduled `delay` ms from now. */
-  reconnecting: { attempt: number, delay: number }
-  /** Browsers: the network went away (retries pause) or came back. */
-  network: { online: boolean }
-  /** Server errors no request is waiting for, refused subscriptions, unreadable frames, giving up. */
-  error: Error
-  welcome: WelcomeMessage
-  /** The server confirmed a subscription (again after each reconnect). */
-  subscribed: { channel: string, recovered?: boolean, offset?: number, epoch?: string }
-  /** A history channel missed messages that could not be replayed: reload its state (also on the subscription). */
-  unrecovered: Unrecovered
-  /** Every channel message, whichever channel. */
-  message: ChannelMessage
-  broadcast: BroadcastMessage
-  chat: ChatBroadcastMessage
-  /** A fresh round-trip measurement, ms. */
-  latency: number
-  /** Every frame from the server, before it is handled. */
-  frame: IncomingFrame
-  /** The server accepted a token from `getToken()` for the open session; `expiresIn` ms left (undefined: no expiry). */
-  refreshed: { expiresIn: number | undefined }
-}
-
+export type { ConnectionState, CloseInfo, IncomingFrame, RealtimeClientEvents } from './client-events.js'
 export type { ChannelHandler } from './subscription.js'
 
 export interface SubscribeOptions {
@@ -106,14 +63,6 @@ export interface Subscription {
   /** The channel's subscription object: state, last error, events. */
   readonly subscription: ChannelSubscription
 }
-
-interface PingWaiter {
-  ts: number
-  resolve: (latency: number) => void
-  reject: (err: Error) => void
-}
-
-const now = (): number => performance.now()
 
 /**
  * `Contract` (a type only: `RealtimeClient<typeof contract>`) types channel names, their data
@@ -149,12 +98,12 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
   readonly #outbox: Outbox
   readonly #channels: Channels
   readonly #log: DebugLog
+  readonly #pings = new Pings((text) => this.#outbox.sendNow(text))
   readonly #liveness = new Liveness(
-    () => this.#sendPing(),
+    () => this.#pings.send(),
     () => { if (this.#socket !== undefined) this.#abandon(this.#socket, CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout') }
   )
 
-  #pings: PingWaiter[] = []
   #offline = false
   #stopWatchingNetwork: (() => void) | undefined
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
@@ -309,14 +258,8 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
 
   /** Measures the round trip now; resolves with the latency in ms (also stored in `latency`). */
   ping (): Promise<number> {
-    return new Promise((resolve, reject) => {
-      if (!this.#outbox.writable) {
-        reject(new RealtimeError(ErrorCode.DISCONNECTED, 'Not connected'))
-        return
-      }
-      const ts = this.#sendPing()
-      this.#pings.push({ ts, resolve, reject })
-    })
+    if (!this.#outbox.writable) return Promise.reject(new RealtimeError(ErrorCode.DISCONNECTED, 'Not connected'))
+    return this.#pings.wait()
   }
 
   /** Connects when `disconnected` (after `disconnect()`, or with `autoConnect: false`); otherwise does nothing. */
@@ -485,7 +428,7 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     const lost = this.#stopping === undefined ? new RealtimeError(ErrorCode.DISCONNECTED) : stoppedError(this.#stopping)
     this.#requests.failSent(lost)
     for (const id of this.#outbox.close()) this.#requests.fail(id, lost)
-    this.#rejectPings(lost)
+    this.#pings.rejectAll(lost)
     this.#channels.dropped()
 
     const stopping = this.#stopping !== undefined || !this.#settings.reconnect || FINAL_CLOSE_CODES.includes(code)
@@ -562,7 +505,7 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
     this.#outbox.close()
     this.#outbox.clear()
     this.#requests.failAll(stopped)
-    this.#rejectPings(stopped)
+    this.#pings.rejectAll(stopped)
     // A disconnected client keeps its channels for the next connect().
     if (kind === 'closed') this.#channels.closed(stopped)
     else this.#channels.dropped()
@@ -591,18 +534,6 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
 
   #assertUsable (): void {
     if (this.#state === 'closed') throw stoppedError('closed')
-  }
-
-  #sendPing (): number {
-    const ts = now()
-    this.#outbox.sendNow(JSON.stringify({ type: 'ping', ts }))
-    return ts
-  }
-
-  #rejectPings (err: Error): void {
-    const pings = this.#pings
-    this.#pings = []
-    for (const ping of pings) ping.reject(err)
   }
 
   // Incoming: one route per frame type; a new server frame gets its line here.
@@ -652,11 +583,8 @@ export class RealtimeClient<Contract extends RealtimeContract | undefined = unde
   }
 
   #onPong (ts: number): void {
-    const latency = now() - ts
+    const latency = this.#pings.answered(ts)
     this.latency = latency
-    const waiting = this.#pings.filter((ping) => ping.ts === ts)
-    if (waiting.length > 0) this.#pings = this.#pings.filter((ping) => ping.ts !== ts)
-    for (const ping of waiting) ping.resolve(latency)
     this.emit('latency', latency)
   }
 }

@@ -3,25 +3,13 @@
 // history, bad `since`, and app.realtime.history().
 import { test } from 'tap'
 import { startServer } from '../helpers/server.js'
-import type { Frame, TestClient } from '../helpers/ws-client.js'
+import { subscribe, messages } from '../helpers/history.js'
 
 const channels = [
   { match: 'room:*', history: { size: 100, ttl: 60_000 } },
   { match: 'tiny:*', history: { size: 3, ttl: 60_000 } },
   { match: 'brief:*', history: { size: 10, ttl: 50 } }
 ]
-
-async function subscribe (client: TestClient, channel: string, since?: { offset: number, epoch: string }): Promise<Frame> {
-  const id = `s-${channel}-${Math.random()}`
-  client.send(since === undefined ? { type: 'subscribe', channel, id } : { type: 'subscribe', channel, id, since })
-  return await client.next((frame) => frame.id === id)
-}
-
-async function messages (client: TestClient, channel: string, count: number): Promise<Frame[]> {
-  const received: Frame[] = []
-  for (let i = 0; i < count; i++) received.push(await client.next((frame) => frame.type === 'message' && frame.channel === channel))
-  return received
-}
 
 test('a history channel numbers its messages; a plain channel\'s frames are unchanged', async (t) => {
   const server = await startServer(t, { plugin: { channels } })

@@ -4,16 +4,10 @@
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
 import { startRedisCluster } from '../helpers/redis-server.js'
-import type { Frame, TestClient } from '../helpers/ws-client.js'
+import { subscribe } from '../helpers/history.js'
 
 const cluster = await startRedisCluster(t)
 const channels = [{ match: 'orders-*', history: { size: 100, ttl: 60_000 } }]
-
-async function subscribe (client: TestClient, channel: string, since?: { offset: number, epoch: string }): Promise<Frame> {
-  const id = `s-${Math.random()}`
-  client.send(since === undefined ? { type: 'subscribe', channel, id } : { type: 'subscribe', channel, id, since })
-  return await client.next((frame) => frame.id === id)
-}
 
 for (const keyPrefix of ['hist:', '{app}:hist:']) {
   t.test(`prefix ${keyPrefix}: published on one node, recovered on the other, keys on the channel's shard`, async (t) => {

@@ -5,7 +5,8 @@ import t, { type Test } from 'tap'
 import { startServer, type StartedServer } from '../helpers/server.js'
 import { eventually, startRedis } from '../helpers/redis-server.js'
 import { openClient, nextEvent } from '../helpers/realtime-client.js'
-import type { Frame, TestClient } from '../helpers/ws-client.js'
+import type { TestClient } from '../helpers/ws-client.js'
+import { subscribe, messages } from '../helpers/history.js'
 
 const channels = [
   { match: 'feed:*', history: { size: 1000, ttl: 60_000 } },
@@ -21,18 +22,6 @@ async function nodes (t: Test, count: number): Promise<StartedServer[]> {
     started.push(await startServer(t, { plugin: { nodeId: `node-${i}`, channels, redis: { url: redis.url } } }))
   }
   return started
-}
-
-async function subscribe (client: TestClient, channel: string, since?: { offset: number, epoch: string }): Promise<Frame> {
-  const id = `s-${Math.random()}`
-  client.send(since === undefined ? { type: 'subscribe', channel, id } : { type: 'subscribe', channel, id, since })
-  return await client.next((frame) => frame.id === id)
-}
-
-async function messages (client: TestClient, channel: string, count: number): Promise<Frame[]> {
-  const received: Frame[] = []
-  for (let i = 0; i < count; i++) received.push(await client.next((frame) => frame.type === 'message' && frame.channel === channel))
-  return received
 }
 
 t.test('three nodes publishing concurrently: offsets rise by one, every subscriber sees the same sequence', async (t) => {

@@ -48,10 +48,27 @@ export class MessageTypes {
     })
   }
 
-  /** Logs the contract's message types no `handle()` registered: clients would get `unknown_type`. */
+  /**
+   * Logs the contract's message types no `handle()` registered (clients would get
+   * `unknown_type`), and those registered with another schema than the contract's `request`
+   * (clients typed by the contract would send frames the server refuses, or the reverse).
+   */
   warnAboutContract (contract: RealtimeContract | undefined, log: FastifyBaseLogger): void {
-    for (const type of Object.keys(contract?.messages ?? {})) {
-      if (!this.#schemas.has(type)) log.warn({ messageType: type }, 'the contract lists a message type no app.realtime.handle() registered')
+    for (const [type, message] of Object.entries(contract?.messages ?? {})) {
+      const registered = this.#schemas.get(type)
+      if (registered === undefined) {
+        log.warn({ messageType: type }, 'the contract lists a message type no app.realtime.handle() registered')
+      } else if (registered !== message.request && canonicalJson(registered) !== canonicalJson(message.request)) {
+        log.warn({ messageType: type }, 'app.realtime.handle() registered this message type with another schema than the contract\'s request')
+      }
     }
   }
+}
+
+/** JSON with object keys sorted: two schemas that validate alike compare equal whatever order their keys were written in. */
+function canonicalJson (value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) => {
+    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner
+    return Object.fromEntries(Object.entries(inner).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+  })
 }

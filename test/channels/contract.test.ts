@@ -180,3 +180,25 @@ t.test('a contract message type without a handler is logged at ready', async (t)
   const warnings = logs.map((line) => JSON.parse(line)).filter((entry) => entry.msg.includes('no app.realtime.handle()'))
   t.same(warnings.map((entry) => entry.messageType), ['cart.clear'])
 })
+
+t.test('a handler registered with another schema than the contract\'s request is logged at ready; the same schema rebuilt is not', async (t) => {
+  const logs: string[] = []
+  const withMessages = defineContract({
+    messages: {
+      move: { request: Type.Object({ x: Type.Number(), y: Type.Number() }) },
+      rename: { request: Type.Object({ name: Type.String({ minLength: 1, maxLength: 40 }) }) }
+    }
+  })
+  await startServer(t, {
+    plugin: { contract: withMessages },
+    fastify: { logger: { level: 'warn', stream: { write: (line: string) => { logs.push(line) } } } },
+    setup: (app) => {
+      // Not the contract's schema: x is a string here.
+      app.realtime.handle('move', Type.Object({ x: Type.String(), y: Type.Number() }), () => undefined)
+      // The contract's schema written again, options in another order: the same schema.
+      app.realtime.handle('rename', Type.Object({ name: Type.String({ maxLength: 40, minLength: 1 }) }), () => undefined)
+    }
+  })
+  const warnings = logs.map((line) => JSON.parse(line)).filter((entry) => entry.msg.includes('another schema'))
+  t.same(warnings.map((entry) => entry.messageType), ['move'])
+})

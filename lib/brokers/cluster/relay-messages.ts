@@ -43,13 +43,16 @@ export interface IpcLink {
 }
 
 interface ProcessLike {
-  send? (message: WorkerMessage | PrimaryMessage): boolean
+  send? (message: WorkerMessage | PrimaryMessage, handle: undefined, options: object, callback: (err: Error | null) => void): boolean
   connected?: boolean
   on (event: 'message', listener: (message: unknown) => void): unknown
   on (event: 'disconnect', listener: () => void): unknown
   off (event: 'message', listener: (message: unknown) => void): unknown
   off (event: 'disconnect', listener: () => void): unknown
 }
+
+/** A write to a channel that is closing: its 'disconnect' reports the channel gone. */
+function ignoreSendError (): void {}
 
 /**
  * The IPC channel of a process to its parent (`process` in a `cluster` worker), or of the
@@ -59,7 +62,9 @@ export function linkOfProcess (target: ProcessLike): IpcLink {
   return {
     send (message) {
       // A channel that closed meanwhile: the 'disconnect' listener already reported it.
-      if (target.connected !== false) target.send?.(message)
+      // The callback takes a failed write (EPIPE: the other end exited before its channel
+      // was seen closed), which would otherwise be an unhandled 'error' that kills this process.
+      if (target.connected !== false) target.send?.(message, undefined, {}, ignoreSendError)
     },
     onMessage (listener) {
       target.on('message', listener)

@@ -9,6 +9,12 @@ type RelayMessage = WorkerMessage | PrimaryMessage
 
 /** Sent at once when this many wait, so one batch stays a bounded message. */
 const MAX_BATCH = 1024
+/**
+ * Frame characters one batch carries at most (a single larger frame travels alone): the batch
+ * is serialized as one string, and many large frames in one turn would exceed V8's longest
+ * string (about 512 M characters) and throw.
+ */
+const MAX_BATCH_CHARS = 4 * 1024 * 1024
 
 interface Batch { rt: typeof RELAY_TAG, op: 'batch', messages: RelayMessage[] }
 
@@ -19,18 +25,23 @@ function isBatch (message: unknown): message is Batch {
 /** `link`, with what is sent in one turn carried as one message, and batches unpacked on receipt. */
 export function batchingLink (link: IpcLink): IpcLink {
   let queue: RelayMessage[] = []
+  let queuedChars = 0
   let scheduled: NodeJS.Immediate | undefined
   const flush = (): void => {
     if (scheduled !== undefined) clearImmediate(scheduled)
     scheduled = undefined
     const messages = queue
     queue = []
+    queuedChars = 0
     if (messages.length === 1) link.send(messages[0]!)
     else if (messages.length > 1) link.send({ rt: RELAY_TAG, op: 'batch', messages } as unknown as RelayMessage)
   }
   return {
     send (message) {
+      const chars = 'frame' in message ? message.frame.length : 0
+      if (queuedChars + chars > MAX_BATCH_CHARS) flush()
       queue.push(message)
+      queuedChars += chars
       if (queue.length >= MAX_BATCH) flush()
       else scheduled ??= setImmediate(flush)
     },

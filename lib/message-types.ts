@@ -65,9 +65,14 @@ export class MessageTypes {
   }
 }
 
-/** JSON with object keys sorted: two schemas that validate alike compare equal whatever order their keys were written in. */
+/**
+ * JSON with object keys sorted: two schemas that validate alike compare equal whatever order
+ * their keys were written in. `required` is sorted too: it lists the properties in the order
+ * they were written.
+ */
 function canonicalJson (value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
+  return JSON.stringify(value, (key, inner: unknown) => {
+    if (key === 'required' && Array.isArray(inner)) return [...inner].sort()
     if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner
     return Object.fromEntries(Object.entries(inner).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
   })

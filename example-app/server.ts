@@ -57,3 +57,5 @@ if (process.send !== undefined) {
 }
 
 await app.listen({ port, host })
+// The channel closed while this node was starting (before the listener above): stop now.
+if (process.connected === false) exitAfter(stop(0))

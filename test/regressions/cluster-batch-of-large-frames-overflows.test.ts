@@ -7,7 +7,7 @@ import t from 'tap'
 
 const fixture = fileURLToPath(new URL('../fixtures/cluster-large-frames.ts', import.meta.url))
 
-t.test('600 publishes of 1 MB in one turn on a cluster worker are all acknowledged and delivered', async (t) => {
+t.test('600 publishes of 1 MB in one turn on a cluster worker are all acknowledged and delivered', { timeout: 180_000 }, async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
     env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -8,7 +8,7 @@
 import { ErrorCode, RealtimeError } from '../errors.js'
 import type { Broker, BrokerContext, BrokerPresence, BrokerState, PresenceMember, PresenceStats } from './broker.js'
 import { ChannelInterest } from './channel-interest.js'
-import { batchingLink } from './cluster/batching-link.js'
+import { batchingLink, type BatchingLink } from './cluster/batching-link.js'
 import { RELAY_TAG, isRelayMessage, linkOfProcess, type IpcLink, type PrimaryMessage, type WorkerMessage } from './cluster/relay-messages.js'
 
 export interface ClusterBrokerOptions {
@@ -28,7 +28,7 @@ type Request = WorkerMessage extends infer M ? M extends { id: number } ? Omit<M
 
 export class ClusterBroker implements Broker {
   #state: BrokerState = 'starting'
-  readonly #link: IpcLink | undefined
+  readonly #link: BatchingLink | undefined
   readonly #requestTimeout: number
   readonly #interest = new ChannelInterest()
   readonly #waiting = new Map<number, Waiting>()
@@ -114,6 +114,8 @@ export class ClusterBroker implements Broker {
     if (this.#state === 'closed') return
     // What this worker still wanted goes, so the primary stops sending it.
     if (this.#state === 'ready') for (const channel of this.#interest.channels()) this.#link?.send({ rt: RELAY_TAG, op: 'unsubscribe', channel })
+    // Publishes not awaited and these unsubscribes leave now: the process may exit right after close.
+    this.#link?.flush()
     this.#state = 'closed'
     this.#stopListening()
     this.#interest.clear()

@@ -22,8 +22,13 @@ function isBatch (message: unknown): message is Batch {
   return isRelayMessage(message) && message.op === 'batch' && Array.isArray((message as Batch).messages)
 }
 
+export interface BatchingLink extends IpcLink {
+  /** Sends what waits now, without waiting for the end of the turn (before a process may exit). */
+  flush: () => void
+}
+
 /** `link`, with what is sent in one turn carried as one message, and batches unpacked on receipt. */
-export function batchingLink (link: IpcLink): IpcLink {
+export function batchingLink (link: IpcLink): BatchingLink {
   let queue: RelayMessage[] = []
   let queuedChars = 0
   let scheduled: NodeJS.Immediate | undefined
@@ -37,6 +42,7 @@ export function batchingLink (link: IpcLink): IpcLink {
     else if (messages.length > 1) link.send({ rt: RELAY_TAG, op: 'batch', messages } as unknown as RelayMessage)
   }
   return {
+    flush,
     send (message) {
       const chars = 'frame' in message ? message.frame.length : 0
       if (queuedChars + chars > MAX_BATCH_CHARS) flush()

@@ -66,7 +66,9 @@ export class ClusterBroker implements Broker {
       })
     ]
     try {
-      await this.#request({ op: 'hello', nodeId: context.nodeId })
+      const answer = await this.#request({ op: 'hello', nodeId: context.nodeId, batches: true }) as { batches?: boolean } | undefined
+      // A relay of an older version answers without it, and gets one message at a time.
+      link.batching = answer?.batches === true
     } catch (err) {
       this.#stopListening()
       this.#state = 'unavailable'

@@ -11,12 +11,12 @@
 //   for (let i = 0; i < workers; i++) cluster.fork()
 //   // worker: app.register(realtime, { broker: new ClusterBroker() })
 import type { Cluster, Worker } from 'node:cluster'
-import { batchingLink } from './cluster/batching-link.js'
+import { batchingLink, type BatchingLink } from './cluster/batching-link.js'
 import { RELAY_TAG, isRelayMessage, linkOfProcess, type IpcLink, type PresenceCall, type WorkerMessage } from './cluster/relay-messages.js'
 import { MemoryPresence } from './memory-presence.js'
 
 interface Member {
-  readonly link: IpcLink
+  readonly link: BatchingLink
   readonly channels: Set<string>
   readonly detach: () => void
   /** From the worker's hello: its presence members go with it. */
@@ -74,7 +74,9 @@ export class ClusterRelay {
     switch (message.op) {
       case 'hello':
         member.nodeId = message.nodeId
-        member.link.send({ rt: RELAY_TAG, op: 'ack', id: message.id })
+        // Batches to a worker that reads them (one of this version); it learns from the ack that we do.
+        member.link.batching = message.batches === true
+        member.link.send({ rt: RELAY_TAG, op: 'ack', id: message.id, result: { batches: true } })
         break
       case 'presence': {
         const { id } = message

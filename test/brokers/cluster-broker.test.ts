@@ -153,3 +153,35 @@ t.test('a burst larger than one batch is split, and still arrives whole and in o
   await Promise.all(sent.map((text) => broker.publish('room', text)))
   t.same(log.deliveries.map((d) => d.frame), sent)
 })
+
+t.test('a primary and workers of different versions: no batches to a side that did not say it reads them', async (t) => {
+  t.test('a relay that answers hello without { batches } (an older one) gets one message per publish', async (t) => {
+    const { port1, port2 } = new MessageChannel()
+    t.teardown(() => { port1.close(); port2.close() })
+    const received: Array<{ op: string, id?: number }> = []
+    // The older relay: acks everything, knows nothing of batches.
+    port1.on('message', (message: { op: string, id?: number }) => {
+      received.push(message)
+      if (message.id !== undefined) port1.postMessage({ rt: 'fastify-realtime', op: 'ack', id: message.id })
+    })
+    const { broker } = await startBroker(t, () => new ClusterBroker({ link: linkOfPort(port2) }), 'w')
+    await Promise.all([broker.publish('a', frame()), broker.publish('a', frame()), broker.publish('a', frame())])
+    t.same(received.map((message) => message.op), ['hello', 'publish', 'publish', 'publish'])
+  })
+
+  t.test('a worker whose hello does not say { batches } (an older one) gets one message per delivery', async (t) => {
+    const relay = startRelay(t)
+    const { port1, port2 } = new MessageChannel()
+    t.teardown(() => { port1.close(); port2.close() })
+    relay.attach(linkOfPort(port1))
+    const received: Array<{ op: string, frame?: string }> = []
+    port2.on('message', (message: { op: string }) => received.push(message))
+    const tag = 'fastify-realtime'
+    port2.postMessage({ rt: tag, op: 'hello', id: 1, nodeId: 'old' })
+    port2.postMessage({ rt: tag, op: 'subscribe', id: 2, channel: 'a' })
+    await eventually(() => received.length === 2, 'hello and subscribe acknowledged')
+    for (let id = 3; id < 6; id++) port2.postMessage({ rt: tag, op: 'publish', id, channel: 'a', frame: `f${id}` })
+    await eventually(() => received.length === 8, 'three deliveries and three acks')
+    t.same(received.map((message) => message.op), ['ack', 'ack', 'message', 'ack', 'message', 'ack', 'message', 'ack'])
+  })
+})

@@ -25,6 +25,12 @@ function isBatch (message: unknown): message is Batch {
 export interface BatchingLink extends IpcLink {
   /** Sends what waits now, without waiting for the end of the turn (before a process may exit). */
   flush: () => void
+  /**
+   * Whether to batch: off until the other side said it reads batches (in the hello exchange),
+   * so a primary and workers of different versions still understand each other. Batches are
+   * always unpacked on receipt.
+   */
+  batching: boolean
 }
 
 /** `link`, with what is sent in one turn carried as one message, and batches unpacked on receipt. */
@@ -41,9 +47,14 @@ export function batchingLink (link: IpcLink): BatchingLink {
     if (messages.length === 1) link.send(messages[0]!)
     else if (messages.length > 1) link.send({ rt: RELAY_TAG, op: 'batch', messages } as unknown as RelayMessage)
   }
-  return {
+  const batchingLink: BatchingLink = {
     flush,
+    batching: false,
     send (message) {
+      if (!batchingLink.batching) {
+        link.send(message)
+        return
+      }
       const chars = 'frame' in message ? message.frame.length : 0
       if (queuedChars + chars > MAX_BATCH_CHARS) flush()
       queue.push(message)
@@ -64,4 +75,5 @@ export function batchingLink (link: IpcLink): BatchingLink {
       return link.onClose(listener)
     }
   }
+  return batchingLink
 }

@@ -16,7 +16,8 @@ export type PresenceCall =
 
 /** Worker to primary. `id` correlates the primary's `ack`. */
 export type WorkerMessage =
-  | { rt: typeof RELAY_TAG, op: 'hello', id: number, nodeId: string }
+  /** `batches`: this worker reads batched messages (see batching-link.ts); a relay that does too says so in its ack. */
+  | { rt: typeof RELAY_TAG, op: 'hello', id: number, nodeId: string, batches?: boolean }
   | { rt: typeof RELAY_TAG, op: 'subscribe', id: number, channel: string }
   | { rt: typeof RELAY_TAG, op: 'unsubscribe', channel: string }
   | { rt: typeof RELAY_TAG, op: 'publish', id: number, channel: string, frame: string }

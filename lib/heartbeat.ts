@@ -1,6 +1,10 @@
 // Finds dead peers with one timer per server, not one per socket: a sweep pings every
 // socket, and a check `timeout` ms later terminates those that stayed silent.
 //
+// The verdict waits for the sockets to be read once more: after the event loop was blocked
+// past the timeout (a handler doing synchronous work), the check timer fires before the pongs
+// that arrived meanwhile are read, and would drop every peer that answered in time.
+//
 // Each sweep pings with a fresh random payload, and only a pong echoing it counts as an
 // answer: a peer that never reads cannot see the ping, so unsolicited pongs (which RFC 6455
 // allows at any time) do not keep it.
@@ -21,6 +25,7 @@ export class Heartbeat {
   readonly #onDead: (connection: Connection) => void
   readonly #options: HeartbeatOptions
   #timer: NodeJS.Timeout | undefined
+  #verdict: NodeJS.Immediate | undefined
   /** The payload of this sweep's ping, shared by every socket. */
   #payload: Buffer = randomBytes(PING_PAYLOAD_BYTES)
 
@@ -36,7 +41,9 @@ export class Heartbeat {
 
   stop (): void {
     clearTimeout(this.#timer)
+    clearImmediate(this.#verdict)
     this.#timer = undefined
+    this.#verdict = undefined
   }
 
   /** True when a pong carrying `data` answers the latest sweep's ping. */
@@ -61,6 +68,13 @@ export class Heartbeat {
   }
 
   #check = (): void => {
+    // Timers run before I/O in a turn: judge after this turn's reads (setImmediate).
+    this.#verdict = setImmediate(this.#judge)
+    this.#verdict.unref()
+  }
+
+  #judge = (): void => {
+    this.#verdict = undefined
     for (const connection of this.#connections()) {
       if (!connection.alive) this.#onDead(connection)
     }

@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process'
 import type { Test } from 'tap'
 
-export async function runTsxScript (t: Test, file: string): Promise<{ code: number | null, output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+export async function runTsxScript (t: Test, file: string, args: string[] = []): Promise<{ code: number | null, output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
     env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -75,8 +75,10 @@ t.test('a line typed while the server is away is shown as sending, then delivere
   const again = await buildApp({ pageBuildDir: buildDir })
   t.teardown(() => again.close())
   await again.listen({ port: node.port, host: '127.0.0.1' })
+  // The page's next attempt comes after its backoff, which a long outage (a loaded CI machine)
+  // stretches up to maxDelay (30 s): wait that long, not playwright's default 10 s.
   await page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.message'))
-    .some((item) => item.textContent?.includes('typed while offline') && !item.hasAttribute('data-status')))
+    .some((item) => item.textContent?.includes('typed while offline') && !item.hasAttribute('data-status')), undefined, { timeout: 45_000 })
   t.equal(await page.locator('#messages li.message', { hasText: 'typed while offline' }).count(), 1, 'shown once, not again when it comes back from the server')
   const system = await systemLines(page)
   t.equal(system.filter((text) => text.startsWith('disconnected (')).length, 1, 'one line for the outage')

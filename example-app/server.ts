@@ -9,6 +9,26 @@ import { buildPage } from './build-page.js'
 const env = process.env
 const port = Number(env.PORT ?? 3000)
 const host = env.HOST ?? '127.0.0.1'
+/** How long a node whose launcher is gone may take to close before it exits anyway. */
+const ORPHAN_EXIT_MS = 10_000
+
+/** Whether the app serves yet: the launcher watch below may fire before. */
+const node = { listening: false }
+
+// Started by start-cluster.ts with an IPC channel: when the launcher goes away, even by
+// SIGKILL, the channel closes and this node stops rather than outliving it. Watched from the
+// first line, so a launcher gone while the node starts counts too; a node not serving yet just
+// exits, and a close that does not finish in time is cut short: nothing outlives the launcher.
+function onLauncherGone (): void {
+  if (!node.listening) process.exit(0)
+  setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref()
+  exitAfter(stop(0))
+}
+if (process.send !== undefined) {
+  process.once('disconnect', onLauncherGone)
+  // Gone before this module ran: no 'disconnect' event is coming.
+  if (!process.connected) onLauncherGone()
+}
 
 // The cluster script bundles the page once for both nodes and sets BUILD_PAGE=0.
 if (env.BUILD_PAGE !== '0') await buildPage(env.PAGE_BUILD_DIR)
@@ -50,12 +70,5 @@ function exitAfter (stopping: Promise<void>): void {
 process.once('SIGTERM', () => exitAfter(stop(drainMs)))
 process.once('SIGINT', () => exitAfter(stop(0)))
 
-// Started by start-cluster.ts with an IPC channel: when the launcher goes away, even by
-// SIGKILL, the channel closes and this node stops rather than outliving it.
-if (process.send !== undefined) {
-  process.once('disconnect', () => exitAfter(stop(0)))
-}
-
 await app.listen({ port, host })
-// The channel closed while this node was starting (before the listener above): stop now.
-if (process.connected === false) exitAfter(stop(0))
+node.listening = true

@@ -9,8 +9,8 @@ import { buildPage } from './build-page.js'
 const env = process.env
 const port = Number(env.PORT ?? 3000)
 const host = env.HOST ?? '127.0.0.1'
-/** How long a node whose launcher is gone may take to close before it exits anyway. */
-const ORPHAN_EXIT_MS = 10_000
+/** How long a close may take (after the drain) before the node exits anyway. */
+const CLOSE_DEADLINE_MS = 10_000
 
 /** Whether the app serves yet: the launcher watch below may fire before. */
 const node = { listening: false }
@@ -18,11 +18,10 @@ const node = { listening: false }
 // Started by start-cluster.ts with an IPC channel: when the launcher goes away, even by
 // SIGKILL, the channel closes and this node stops rather than outliving it. Watched from the
 // first line, so a launcher gone while the node starts counts too; a node not serving yet just
-// exits, and a close that does not finish in time is cut short: nothing outlives the launcher.
+// exits, and a close that does not finish in time is cut short (stopAndExit).
 function onLauncherGone (): void {
   if (!node.listening) process.exit(0)
-  setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref()
-  exitAfter(stop(0))
+  stopAndExit(0)
 }
 if (process.send !== undefined) {
   process.once('disconnect', onLauncherGone)
@@ -61,14 +60,20 @@ async function stop (overMs: number): Promise<void> {
   await closed
 }
 
-function exitAfter (stopping: Promise<void>): void {
-  stopping.then(() => process.exit(0), () => process.exit(1))
+/**
+ * Stops (draining over `overMs`) and exits. A stop that does not end in time exits anyway: a
+ * node stuck closing was seen once after a test run, and a deploy or the cluster script must
+ * not wait on it for ever.
+ */
+function stopAndExit (overMs: number): void {
+  setTimeout(() => process.exit(1), overMs + CLOSE_DEADLINE_MS).unref()
+  stop(overMs).then(() => process.exit(0), () => process.exit(1))
 }
 
 // SIGTERM is how deploys (and the cluster's rolling restart) stop a node: drain over DRAIN_MS.
 // SIGINT (Ctrl-C) stops at once; the clients reconnect elsewhere either way.
-process.once('SIGTERM', () => exitAfter(stop(drainMs)))
-process.once('SIGINT', () => exitAfter(stop(0)))
+process.once('SIGTERM', () => stopAndExit(drainMs))
+process.once('SIGINT', () => stopAndExit(0))
 
 await app.listen({ port, host })
 node.listening = true

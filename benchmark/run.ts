@@ -2,6 +2,7 @@
 // Starts each peer in its own process, load generators in others, runs the scenarios with the
 // peers interleaved and repeated, and writes a markdown table and JSON to benchmark/results/.
 // Everything runs on loopback; every loop is bounded by a count and a time limit.
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -14,21 +15,40 @@ import { SYSTEMS, runManyChannels, type ManyChannelsRun } from './many-channels.
 import { renderMarkdown } from './report.js'
 
 export type PeerId = 'plugin' | 'plugin-schema' | 'ws' | 'socketio' | 'uws'
-interface PeerSpec { id: PeerId, label: string, script: string, dialect: Dialect, path: string, env?: Record<string, string> }
+interface PeerSpec {
+  id: PeerId
+  label: string
+  script: string
+  dialect: Dialect
+  path: string
+  env?: Record<string, string>
+  /** A folder the peer needs installed first, and how; the peer is skipped without it. */
+  needs?: { folder: string, install: string }
+}
 const PEERS: PeerSpec[] = [
   { id: 'plugin', label: 'fastify-realtime', script: here('./servers/plugin.ts'), dialect: 'json', path: '/ws' },
   // The same plugin with a channel rule whose schema every publish is validated against (once per publish).
   { id: 'plugin-schema', label: 'fastify-realtime, schema on the channel', script: here('./servers/plugin.ts'), dialect: 'json', path: '/ws', env: { BENCH_CHANNEL_SCHEMA: '1' } },
   { id: 'ws', label: 'ws (naive loop)', script: here('./servers/ws-naive.ts'), dialect: 'json', path: '/ws' },
   { id: 'socketio', label: 'Socket.IO 4 (rooms)', script: here('./servers/socketio.ts'), dialect: 'socketio', path: '/socket.io/?EIO=4&transport=websocket' },
-  { id: 'uws', label: 'uWebSockets.js', script: here('./uws/server.mjs'), dialect: 'json', path: '/ws' }
+  {
+    id: 'uws',
+    label: 'uWebSockets.js',
+    script: here('./uws/server.mjs'),
+    dialect: 'json',
+    path: '/ws',
+    needs: { folder: here('./uws/node_modules/@trufflesuite/uws-js-unofficial'), install: 'npm install --prefix benchmark/uws' }
+  }
 ]
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const only = args.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
 const peerFilter = args.find((arg) => arg.startsWith('--peers='))?.slice(8).split(',')
-const peers = PEERS.filter((peer) => peerFilter === undefined || peerFilter.includes(peer.id))
+const wantedPeers = PEERS.filter((peer) => peerFilter === undefined || peerFilter.includes(peer.id))
+/** Peers whose own install is missing: left out of the run with a note, not a crash. */
+const missingPeers = wantedPeers.filter((peer) => peer.needs !== undefined && !existsSync(peer.needs.folder))
+const peers = wantedPeers.filter((peer) => !missingPeers.includes(peer))
 /** `--connections=N` and `--workers=N` resize scenario (e), e.g. to try it small first. */
 const numberArg = (name: string): number | undefined => {
   const value = args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3)
@@ -141,6 +161,7 @@ async function steadyRun (peer: PeerSpec, generators: Generators): Promise<Stead
 async function main (): Promise<void> {
   const started = now()
   log(`fastify-realtime benchmark, ${config.mode} mode, peers: ${peers.map((peer) => peer.label).join(', ')}`)
+  for (const peer of missingPeers) log(`  skipped ${peer.label}: not installed (${peer.needs?.install ?? ''})`)
   const generators = new Generators(config.generators)
   await generators.ready()
   const results: Record<string, unknown> = {
